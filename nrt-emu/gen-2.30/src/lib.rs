@@ -1,0 +1,1 @@
+//! libnrt.so for SDK 2.30

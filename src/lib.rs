@@ -1,0 +1,1 @@
+//! nrtq: auto-refilling queues over the AWS Neuron Runtime explicit async API.
