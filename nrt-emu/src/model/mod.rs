@@ -1,0 +1,1 @@
+//! The emulator's model format, loading and operations. CONTRACT STUB (owner: core emulator engineer).

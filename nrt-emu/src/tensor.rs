@@ -1,0 +1,1 @@
+//! Tensors and tensor sets. CONTRACT STUB (owner: core emulator engineer).
