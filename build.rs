@@ -1,1 +1,64 @@
-fn main() {}
+//! Build script for libnrtq:
+//! - gives the shared library its soname, `libnrtq.so.0` (an ABI counter, bumped only on
+//!   an ABI break, independent of the crate's semver), and the `libnrtq.so.0` symlink
+//!   next to it so programs linked against it find it in the build tree;
+//! - generates `include/nrtq.h` with cbindgen into OUT_DIR (and into `include/` when
+//!   `NRTQ_UPDATE_HEADER=1`); tests/header.rs compares the two;
+//! - writes an uninstalled pkg-config file, `target/<profile>/pkgconfig/nrtq.pc`, so the
+//!   C examples build against the tree with `pkg-config --cflags --libs nrtq`.
+use std::path::{Path, PathBuf};
+
+const SONAME: &str = "libnrtq.so.0";
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{SONAME}");
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=NRTQ_UPDATE_HEADER");
+
+    generate_header(&root, &out_dir);
+
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.
+    let profile_dir = out_dir.ancestors().nth(3).expect("OUT_DIR layout").to_path_buf();
+    let soname_link = profile_dir.join(SONAME);
+    let _ = std::fs::remove_file(&soname_link);
+    std::os::unix::fs::symlink("libnrtq.so", &soname_link).expect("symlink soname");
+    write_pkg_config(&root, &profile_dir);
+}
+
+fn generate_header(root: &Path, out_dir: &Path) {
+    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let generated = out_dir.join("nrtq.h");
+    cbindgen::Builder::new()
+        .with_crate(root)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen could not generate include/nrtq.h")
+        .write_to_file(&generated);
+    println!("cargo:rustc-env=NRTQ_GENERATED_HEADER={}", generated.display());
+    if std::env::var_os("NRTQ_UPDATE_HEADER").is_some_and(|v| v == "1") {
+        std::fs::copy(&generated, root.join("include/nrtq.h")).expect("update include/nrtq.h");
+    }
+}
+
+fn write_pkg_config(root: &Path, profile_dir: &Path) {
+    let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets it");
+    let pc = format!(
+        "# Uninstalled pkg-config file for the build tree (written by build.rs).\n\
+         includedir={inc}\n\
+         libdir={lib}\n\n\
+         Name: nrtq\n\
+         Description: Auto-refilling queues over the AWS Neuron Runtime async API\n\
+         Version: {version}\n\
+         Cflags: -I${{includedir}}\n\
+         Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lnrtq\n\
+         Libs.private: -lpthread -ldl -lm\n",
+        inc = root.join("include").display(),
+        lib = profile_dir.display(),
+    );
+    let dir = profile_dir.join("pkgconfig");
+    std::fs::create_dir_all(&dir).expect("pkgconfig dir");
+    std::fs::write(dir.join("nrtq.pc"), pc).expect("write nrtq.pc");
+}
