@@ -1,0 +1,1 @@
+//! Loading libnrt at run time (in progress).
