@@ -80,9 +80,10 @@ macro_rules! fn_table {
         }
 
         impl $name {
-            /// Every name of the table, required ones first.
-            pub const SYMBOLS: &'static [&'static str] =
-                &[$(stringify!($req),)* $(stringify!($opt),)*];
+            /// The names of the required functions, in field order.
+            pub const SYMBOLS_REQUIRED: &'static [&'static str] = &[$(stringify!($req),)*];
+            /// The names of the optional functions, in field order.
+            pub const SYMBOLS_OPTIONAL: &'static [&'static str] = &[$(stringify!($opt),)*];
 
             /// Looks every function up; `None` when a required one is missing (all
             /// missing names are left in `resolver.missing`).
