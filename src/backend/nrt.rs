@@ -1,0 +1,187 @@
+//! The device over a real (or emulated) libnrt, loaded through `neuron-sys`: runtime
+//! init/close, version, and per-generation channels ([`gen_a`], [`gen_b`]).
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use neuron_sys::{nrt_model_info_t, Generation, Libnrt, NRT_FRAMEWORK_TYPE_NO_FW};
+use parking_lot::Mutex;
+
+use super::gen_a::GenA;
+use super::gen_b::GenB;
+use super::{Channel, Device, Handle};
+use crate::log::{log, Level};
+use crate::status::{Error, Result, Status};
+use crate::sys::EventFd;
+
+/// A loaded libnrt and what nrtq set up on it.
+pub struct NrtDevice {
+    lib: Libnrt,
+    generation: Generation,
+    /// nrtq called `nrt_init`, so it calls `nrt_close` at shutdown.
+    owns_init: AtomicBool,
+    /// SDK 2.30+: one eventfd per logical core, registered once for its COMPUTE queue 0
+    /// and shared by every queue on that core.
+    bells: Mutex<HashMap<u32, Arc<EventFd>>>,
+}
+
+impl NrtDevice {
+    /// Load libnrt (from `path`, or by `neuron-sys`'s search order) and, if `init`, call
+    /// `nrt_init` for the caller.
+    pub fn load(path: Option<&Path>, init: bool) -> Result<Arc<NrtDevice>> {
+        let lib = match path {
+            Some(p) => Libnrt::load_path(p),
+            None => Libnrt::load(),
+        }
+        .map_err(|e| Error::new(Status::LoadFailed, e.to_string()))?;
+        let Some(generation) = lib.generation() else {
+            return Err(Error::new(
+                Status::Unsupported,
+                format!(
+                    "libnrt from {} has no explicit async API ({})",
+                    lib.origin(),
+                    lib.detection()
+                ),
+            ));
+        };
+        log!(
+            Level::Info,
+            "libnrt from {}: async generation {generation} ({})",
+            lib.origin(),
+            lib.detection()
+        );
+        let dev = NrtDevice {
+            lib,
+            generation,
+            owns_init: AtomicBool::new(false),
+            bells: Mutex::new(HashMap::new()),
+        };
+        if init {
+            // SAFETY: nrt_init takes a framework value and two NUL-terminated strings, which
+            // the C-string literals are.
+            let st = unsafe {
+                (dev.lib.core.nrt_init)(NRT_FRAMEWORK_TYPE_NO_FW, c"".as_ptr(), c"".as_ptr())
+            };
+            if st != 0 {
+                return Err(Error::nrt(
+                    Status::Runtime,
+                    st,
+                    format!("nrt_init failed with NRT status {st}"),
+                ));
+            }
+            dev.owns_init.store(true, Ordering::SeqCst);
+        }
+        Ok(Arc::new(dev))
+    }
+
+    /// The logical core `model` is loaded on.
+    fn model_lnc(&self, model: Handle) -> Result<u32> {
+        let mut info = nrt_model_info_t::default();
+        let mut written = 0usize;
+        // SAFETY: `model` is the caller's nrt_model_t pointer (checked non-NULL by the
+        // caller; libnrt validates it); `info` and `written` are live and writable, and
+        // the size passed is that of `info`.
+        let st = unsafe {
+            (self.lib.core.nrt_get_model_info)(
+                model.0 as *const neuron_sys::nrt_model_t,
+                &mut info,
+                std::mem::size_of::<nrt_model_info_t>(),
+                &mut written,
+            )
+        };
+        if st != 0 {
+            return Err(Error::nrt(
+                Status::Runtime,
+                st,
+                format!("nrt_get_model_info failed with NRT status {st}"),
+            ));
+        }
+        Ok(info.vnc)
+    }
+
+    fn bell_for(&self, lnc: u32, f: &neuron_sys::gen_b::EventFns) -> Option<Arc<EventFd>> {
+        let mut bells = self.bells.lock();
+        if let Some(b) = bells.get(&lnc) {
+            return Some(b.clone());
+        }
+        let bell = Arc::new(EventFd::new().ok()?);
+        // SAFETY: registers an eventfd we own and keep open until it is unregistered in
+        // `shutdown`; the other arguments are plain integers.
+        let st = unsafe {
+            (f.nrta_event_register_xu_completion)(
+                lnc as i32,
+                neuron_sys::gen_b::NRTA_XU_COMPUTE,
+                0,
+                bell.raw(),
+            )
+        };
+        if st != 0 {
+            log!(Level::Warn, "nrta_event_register_xu_completion(lnc {lnc}) failed with {st}; waiting by prediction");
+            return None;
+        }
+        bells.insert(lnc, bell.clone());
+        Some(bell)
+    }
+}
+
+impl Device for NrtDevice {
+    fn open_channel(&self, model: Handle, depth: usize) -> Result<Box<dyn Channel>> {
+        if model.0 == 0 {
+            return Err(Error::new(Status::NullArgument, "model is NULL"));
+        }
+        let lnc = self.model_lnc(model)?;
+        match (&self.lib.asyncs, self.generation) {
+            (Some(neuron_sys::AsyncFns::GenA(f)), _) => Ok(Box::new(GenA::open(*f, model, lnc)?)),
+            (Some(neuron_sys::AsyncFns::GenB(f)), g) => {
+                let bell = match (&f.events, g) {
+                    (Some(ev), Generation::Sdk2_30) => self.bell_for(lnc, ev),
+                    _ => None,
+                };
+                Ok(Box::new(GenB::open(*f, model, lnc, depth, bell)))
+            }
+            (None, _) => Err(Error::new(
+                Status::Unsupported,
+                "libnrt has no explicit async API",
+            )),
+        }
+    }
+
+    fn generation(&self) -> String {
+        self.generation.to_string()
+    }
+
+    fn version(&self) -> String {
+        match &self.lib.version {
+            Some(v) => format!(
+                "{}.{}.{}.{}",
+                v.rt_major, v.rt_minor, v.rt_patch, v.rt_maintenance
+            ),
+            None => "unknown".into(),
+        }
+    }
+
+    fn shutdown(&self) {
+        if let Some(neuron_sys::AsyncFns::GenB(f)) = &self.lib.asyncs {
+            if let Some(ev) = &f.events {
+                for (lnc, _bell) in self.bells.lock().drain() {
+                    // SAFETY: fd -1 unregisters (the convention AWS's own client uses); the
+                    // eventfd is closed only after this returns.
+                    unsafe {
+                        (ev.nrta_event_register_xu_completion)(
+                            lnc as i32,
+                            neuron_sys::gen_b::NRTA_XU_COMPUTE,
+                            0,
+                            -1,
+                        )
+                    };
+                }
+            }
+        }
+        if self.owns_init.swap(false, Ordering::SeqCst) {
+            // SAFETY: nrt_close takes no arguments; nrtq called nrt_init, and every queue
+            // (hence every use of the runtime by nrtq) is gone.
+            unsafe { (self.lib.core.nrt_close)() };
+        }
+    }
+}

@@ -1,0 +1,1095 @@
+//! One auto-refilling queue: one model on one logical core's COMPUTE execution unit.
+//!
+//! A request moves `backlog → in flight → done → delivered`, each step by *moving* the
+//! request value from one container to the next, and a completion can only be made by
+//! consuming the request ([`Request::finish`]). So a request cannot complete twice, and it
+//! cannot be forgotten either: every container is emptied by the state machine's actions
+//! (retire, fail, cancel) before the queue reaches `Closed`.
+//!
+//! Locking: one mutex per queue guards all of its state and is held only for bookkeeping
+//! and libnrt schedule/sequence calls, never while a user callback runs. Callbacks, the
+//! refill hook and the fatal hook run on the completion thread (see `reactor`) with no
+//! lock held.
+pub mod state;
+
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::backend::{Channel, Notify, Work};
+use crate::log::{log, Level};
+use crate::predict::Predictor;
+use crate::reactor::ReactorShared;
+use crate::stats::{Histogram, Snapshot};
+use crate::status::{
+    Error, NrtStatus, Result, Status, NRT_EXEC_UNIT_UNRECOVERABLE, NRT_QUEUE_FULL, NRT_SUCCESS,
+    NRT_TIMEOUT,
+};
+use crate::sys::{self, EventFd};
+use crate::trace;
+use state::{Action, Event, Failure, State};
+
+/// How completions reach the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Each request's callback runs on the completion thread.
+    Callback,
+    /// Completions wait in the queue until reaped; a pollable fd signals them.
+    Reap,
+}
+
+/// How the completion thread waits for this queue's requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitPolicy {
+    /// Block on the runtime's notification (or sleep until the predicted completion
+    /// where there is none), spinning only when a completion is due within `spin`.
+    Balanced,
+    /// Sleep until just before the predicted completion, then spin until it arrives:
+    /// lowest notification latency, more CPU per request.
+    LowLatency,
+}
+
+/// One finished request, as delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The ticket `submit` returned.
+    pub ticket: u64,
+    /// The caller's value given at submit.
+    pub user_data: u64,
+    /// nrtq's status for the request.
+    pub status: Status,
+    /// The raw libnrt status (0 on success).
+    pub nrt_status: NrtStatus,
+}
+
+/// A per-request completion callback (callback mode).
+pub type Callback = Box<dyn FnOnce(&Completion) + Send>;
+/// The queue-wide completion callback, for requests submitted without their own.
+pub type CompletionHook = Arc<dyn Fn(&Completion) + Send + Sync>;
+/// Pull mode: called with the queue and how many requests it has room for.
+pub type RefillHook = Arc<dyn Fn(&Queue, usize) + Send + Sync>;
+/// Called once when the queue fails terminally: (queue, nrtq status, raw libnrt status).
+pub type FatalHook = Arc<dyn Fn(&Queue, Status, NrtStatus) + Send + Sync>;
+
+/// Settings of one queue, fixed at creation.
+#[derive(Clone)]
+pub struct QueueConfig {
+    /// Requests kept on the device at once (default 3; the vendor advises 2–3).
+    pub depth: usize,
+    /// Requests the software backlog holds before `submit` says "not now" (default 1024).
+    pub backlog: usize,
+    /// Callback or reap delivery (default callback).
+    pub delivery: Delivery,
+    /// Wait policy (default balanced).
+    pub policy: WaitPolicy,
+    /// Spin window: how close to a predicted completion the thread spins instead of
+    /// blocking (balanced), or how early it wakes to spin (low latency).
+    pub spin: Duration,
+    /// A request on the device longer than this fails the queue (`None`: no deadline).
+    pub deadline: Option<Duration>,
+    /// Recent errors kept for `errors()` (oldest dropped beyond it).
+    pub error_log: usize,
+    /// Queue-wide completion callback (callback mode).
+    pub on_complete: Option<CompletionHook>,
+    /// Pull-mode refill hook.
+    pub on_refill: Option<RefillHook>,
+    /// Fatal-error hook, fired once.
+    pub on_fatal: Option<FatalHook>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            depth: 3,
+            backlog: 1024,
+            delivery: Delivery::Callback,
+            policy: WaitPolicy::Balanced,
+            spin: Duration::from_micros(5),
+            deadline: None,
+            error_log: 256,
+            on_complete: None,
+            on_refill: None,
+            on_fatal: None,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Reject settings the engine cannot honour.
+    pub fn validate(&self) -> Result<()> {
+        if self.depth == 0 || self.depth > 1024 {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("depth {} not in 1..=1024", self.depth),
+            ));
+        }
+        if self.backlog > (1 << 24) {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("backlog {} above 2^24", self.backlog),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An accepted request that has not completed yet.
+struct Request {
+    ticket: u64,
+    work: Work,
+    user_data: u64,
+    callback: Option<Callback>,
+    submit_ns: u64,
+}
+
+/// A request on the device.
+struct Flight {
+    req: Request,
+    seq: u64,
+    slot: usize,
+    sched_ns: u64,
+}
+
+/// A completed request waiting for delivery.
+pub(crate) struct Done {
+    pub(crate) completion: Completion,
+    callback: Option<Callback>,
+    retire_ns: u64,
+}
+
+impl Request {
+    /// The only way to complete a request: consumes it, so it completes once.
+    fn finish(
+        self,
+        status: Status,
+        nrt_status: NrtStatus,
+        sched_ns: Option<u64>,
+        now: u64,
+        queue: u64,
+    ) -> Done {
+        let st = status.code();
+        match sched_ns {
+            Some(s) => {
+                trace::slice(queue, "queued", self.ticket, self.submit_ns, s, st);
+                trace::slice(queue, "on device", self.ticket, s, now, st);
+            }
+            None => trace::slice(queue, "queued", self.ticket, self.submit_ns, now, st),
+        }
+        Done {
+            completion: Completion {
+                ticket: self.ticket,
+                user_data: self.user_data,
+                status,
+                nrt_status,
+            },
+            callback: self.callback,
+            retire_ns: now,
+        }
+    }
+}
+
+/// Everything the queue's mutex guards.
+struct Inner {
+    state: State,
+    channel: Option<Box<dyn Channel>>,
+    next_ticket: u64,
+    backlog: VecDeque<Request>,
+    in_flight: VecDeque<Flight>,
+    free_slots: Vec<usize>,
+    /// Completed, not yet handed to a callback (callback mode) or reaped (reap mode).
+    done: VecDeque<Done>,
+    /// Tickets up to this one have been delivered (callback returned / put up for reaping).
+    delivered_through: u64,
+    errors: VecDeque<Completion>,
+    errors_dropped: u64,
+    predictor: Predictor,
+    /// When the current oldest request was last seen incomplete (for exact samples).
+    last_miss_ns: Option<u64>,
+    /// When the previous retirement was observed (the oldest's start is after it).
+    last_retire_ns: u64,
+    /// Consecutive polls that found nothing (backoff of timed polling).
+    misses: u32,
+    /// The runtime refused a schedule with `NRT_QUEUE_FULL` and nothing of ours is on the
+    /// device to free a slot: retry on a timer.
+    blocked_full: bool,
+    fatal_pending: Option<Failure>,
+    refill_primed: bool,
+    waiters: usize,
+    // Counters.
+    submitted: u64,
+    completed: u64,
+    failed: u64,
+    cancelled: u64,
+    queue_full: u64,
+    wakeups: u64,
+    submit_to_complete: Histogram,
+    complete_to_notify: Histogram,
+}
+
+/// The state shared by a queue's handles and the completion thread.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    cfg: QueueConfig,
+    inner: Mutex<Inner>,
+    cond: Condvar,
+    reap_bell: Option<EventFd>,
+    pub(crate) reactor: Arc<ReactorShared>,
+    /// Has work anywhere (backlog, device, undelivered): the completion thread only
+    /// parks when no queue is active.
+    pub(crate) active: AtomicBool,
+}
+
+/// A handle to a queue. Cloning it is cheap; the queue lives until destroyed.
+#[derive(Clone)]
+pub struct Queue(pub(crate) Arc<Shared>);
+
+/// What one reaping pass produced, for the completion thread to act on unlocked.
+pub(crate) struct Pass {
+    pub(crate) deliver: VecDeque<Done>,
+    pub(crate) fatal: Option<Failure>,
+    pub(crate) refill_room: usize,
+    pub(crate) wait: WaitPlan,
+}
+
+/// How the completion thread should wait on this queue's behalf.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WaitPlan {
+    /// Poll this descriptor (and whether it is a bell that must be read to reset).
+    pub(crate) fd: Option<(RawFd, bool)>,
+    /// Wake no later than this (ns, monotonic).
+    pub(crate) wake_at: Option<u64>,
+    /// Spin (instead of blocking) while now is in `[spin_from, spin_until)`.
+    pub(crate) spin: Option<(u64, u64)>,
+}
+
+const MIN_POLL_NS: u64 = 2_000;
+const MAX_POLL_NS: u64 = 1_000_000;
+
+impl Inner {
+    fn is_active(&self) -> bool {
+        !self.in_flight.is_empty()
+            || !self.backlog.is_empty()
+            || !self.done.is_empty()
+            || self.fatal_pending.is_some()
+    }
+
+    fn channel(&mut self) -> &mut dyn Channel {
+        self.channel
+            .as_deref_mut()
+            .expect("channel present until the queue is dropped")
+    }
+
+    /// Put `req` on the device. On refusal, gives the request back with the raw status.
+    fn schedule(
+        &mut self,
+        req: Request,
+        now: u64,
+    ) -> std::result::Result<(), (Request, NrtStatus)> {
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => return Err((req, NRT_QUEUE_FULL)),
+        };
+        match self.channel().schedule(&req.work, slot) {
+            Ok(seq) => {
+                self.in_flight.push_back(Flight {
+                    req,
+                    seq,
+                    slot,
+                    sched_ns: now,
+                });
+                self.blocked_full = false;
+                Ok(())
+            }
+            Err(st) => {
+                self.free_slots.push(slot);
+                if st == NRT_QUEUE_FULL {
+                    self.queue_full += 1;
+                }
+                Err((req, st))
+            }
+        }
+    }
+
+    fn record_done(&mut self, d: &Done, error_cap: usize) {
+        self.completed += 1;
+        match d.completion.status {
+            Status::Ok => {}
+            Status::Cancelled => self.cancelled += 1,
+            _ => {
+                self.failed += 1;
+                if error_cap > 0 {
+                    if self.errors.len() >= error_cap {
+                        self.errors.pop_front();
+                        self.errors_dropped += 1;
+                    }
+                    self.errors.push_back(d.completion);
+                }
+            }
+        }
+    }
+
+    fn push_done(&mut self, d: Done, error_cap: usize) {
+        self.record_done(&d, error_cap);
+        self.done.push_back(d);
+    }
+
+    /// Apply an event to the state machine and carry out the action it calls for.
+    fn apply(&mut self, event: Event, now: u64, queue: u64, error_cap: usize) {
+        let (next, action) = self.state.on(event);
+        if next != self.state {
+            log!(Level::Info, "queue {queue}: {:?} -> {:?}", self.state, next);
+        }
+        self.state = next;
+        match action {
+            Action::None => {}
+            Action::CancelBacklog => {
+                while let Some(r) = self.backlog.pop_front() {
+                    let d = r.finish(Status::Cancelled, 0, None, now, queue);
+                    self.push_done(d, error_cap);
+                }
+            }
+            Action::FailAll(f) => {
+                // First retire what the device reports finished, with their own statuses,
+                // then fail the rest in order: device-held, then backlog.
+                self.retire(now, queue, error_cap);
+                while let Some(fl) = self.in_flight.pop_front() {
+                    self.free_slots.push(fl.slot);
+                    let d = fl
+                        .req
+                        .finish(f.status, f.nrt_status, Some(fl.sched_ns), now, queue);
+                    self.push_done(d, error_cap);
+                }
+                while let Some(r) = self.backlog.pop_front() {
+                    let d = r.finish(f.status, f.nrt_status, None, now, queue);
+                    self.push_done(d, error_cap);
+                }
+                self.fatal_pending = Some(f);
+            }
+        }
+    }
+
+    /// Retire every request the device has completed. Returns how many, and whether one
+    /// of them reported the execution unit dead.
+    fn retire(&mut self, now: u64, queue: u64, error_cap: usize) -> (usize, Option<Failure>) {
+        let Some(oldest) = self.in_flight.front().map(|f| f.seq) else {
+            return (0, None);
+        };
+        let completed = match self.channel().completed() {
+            Ok(c) => c,
+            Err(st) => {
+                log!(
+                    Level::Error,
+                    "queue {queue}: reading the completed sequence failed with NRT status {st}"
+                );
+                return (
+                    0,
+                    Some(Failure {
+                        status: Status::QueueFailed,
+                        nrt_status: st,
+                    }),
+                );
+            }
+        };
+        if completed < oldest {
+            self.last_miss_ns = Some(now);
+            return (0, None);
+        }
+        // Learn the device time from the oldest request of the batch.
+        let head = &self.in_flight[0];
+        let start = head.sched_ns.max(self.last_retire_ns);
+        match self.last_miss_ns {
+            Some(miss) if miss > start => self.predictor.observe((miss + now) / 2 - start, true),
+            _ => self.predictor.observe(now.saturating_sub(start), false),
+        }
+        self.last_miss_ns = None;
+        self.last_retire_ns = now;
+        self.misses = 0;
+        self.channel().collect_errors();
+        let mut n = 0;
+        let mut dead = None;
+        while self.in_flight.front().is_some_and(|f| f.seq <= completed) {
+            let fl = self.in_flight.pop_front().expect("front checked");
+            let raw = self.channel().status(fl.seq, fl.slot);
+            self.free_slots.push(fl.slot);
+            let status = match raw {
+                NRT_SUCCESS => Status::Ok,
+                NRT_EXEC_UNIT_UNRECOVERABLE => {
+                    dead = Some(Failure {
+                        status: Status::QueueFailed,
+                        nrt_status: raw,
+                    });
+                    Status::QueueFailed
+                }
+                _ => Status::ExecError,
+            };
+            self.submit_to_complete
+                .record(now.saturating_sub(fl.req.submit_ns));
+            let d = fl.req.finish(status, raw, Some(fl.sched_ns), now, queue);
+            self.push_done(d, error_cap);
+            n += 1;
+        }
+        (n, dead)
+    }
+
+    /// Move backlog work onto the device while there is room.
+    fn refill(&mut self, now: u64, queue: u64, error_cap: usize) -> Option<Failure> {
+        while self.state.schedules() && !self.backlog.is_empty() && !self.free_slots.is_empty() {
+            let req = self.backlog.pop_front().expect("non-empty");
+            match self.schedule(req, now) {
+                Ok(()) => {}
+                Err((req, NRT_QUEUE_FULL)) => {
+                    self.backlog.push_front(req);
+                    self.blocked_full = self.in_flight.is_empty();
+                    break;
+                }
+                Err((req, NRT_EXEC_UNIT_UNRECOVERABLE)) => {
+                    self.backlog.push_front(req);
+                    return Some(Failure {
+                        status: Status::QueueFailed,
+                        nrt_status: NRT_EXEC_UNIT_UNRECOVERABLE,
+                    });
+                }
+                Err((req, st)) => {
+                    log!(
+                        Level::Warn,
+                        "queue {queue}: runtime refused ticket {} with NRT status {st}",
+                        req.ticket
+                    );
+                    let d = req.finish(Status::Runtime, st, None, now, queue);
+                    self.push_done(d, error_cap);
+                }
+            }
+        }
+        None
+    }
+
+    fn plan(&mut self, cfg: &QueueConfig, now: u64) -> WaitPlan {
+        let mut plan = WaitPlan::default();
+        if self.blocked_full {
+            // Someone else holds the XU's slots; nothing of ours will ring. Retry soon.
+            let step = (MIN_POLL_NS * 25) << self.misses.min(5);
+            self.misses = self.misses.saturating_add(1);
+            plan.wake_at = Some(now + step.min(MAX_POLL_NS));
+            return plan;
+        }
+        let Some(oldest) = self.in_flight.front() else {
+            return plan;
+        };
+        let (seq, sched_ns) = (oldest.seq, oldest.sched_ns);
+        if let Some(d) = cfg.deadline {
+            plan.wake_at = Some(sched_ns + d.as_nanos() as u64);
+        }
+        let start = sched_ns.max(self.last_retire_ns);
+        let est = self.predictor.estimate_ns();
+        let warm = self.predictor.is_warm();
+        let end = self.predictor.predict_end(start);
+        let spin_ns = cfg.spin.as_nanos() as u64;
+        let notify = self.channel().notify(seq);
+        let earliest = |a: Option<u64>, b: u64| Some(a.map_or(b, |a| a.min(b)));
+        match notify {
+            Notify::Bell(fd) | Notify::Handle(fd) => {
+                plan.fd = Some((fd, matches!(notify, Notify::Bell(_))));
+                if warm {
+                    let spin_end = end + spin_ns.max(est / 4);
+                    match cfg.policy {
+                        WaitPolicy::Balanced if now + spin_ns >= end && now < end + spin_ns => {
+                            plan.spin = Some((now, end + spin_ns));
+                        }
+                        WaitPolicy::LowLatency if now < spin_end => {
+                            let from = end.saturating_sub(spin_ns);
+                            plan.spin = Some((from, spin_end));
+                            if now < from {
+                                plan.wake_at = earliest(plan.wake_at, from);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Notify::Predict => {
+                let spin_end = end + spin_ns.max(est / 4);
+                if warm && now < end {
+                    let from = match cfg.policy {
+                        WaitPolicy::Balanced => end,
+                        WaitPolicy::LowLatency => end.saturating_sub(spin_ns),
+                    };
+                    if cfg.policy == WaitPolicy::LowLatency || now + spin_ns >= end {
+                        plan.spin = Some((from.min(end.saturating_sub(spin_ns)), spin_end));
+                    }
+                    if now < from {
+                        plan.wake_at = earliest(plan.wake_at, from);
+                    }
+                } else if warm && cfg.policy == WaitPolicy::LowLatency && now < spin_end {
+                    plan.spin = Some((now, spin_end));
+                } else {
+                    // Overdue or not yet learned: poll with exponential backoff.
+                    let base = (est / 8).max(MIN_POLL_NS);
+                    let step = (base << self.misses.min(10)).min(MAX_POLL_NS);
+                    self.misses = self.misses.saturating_add(1);
+                    plan.wake_at = earliest(plan.wake_at, now + step);
+                }
+            }
+        }
+        plan
+    }
+}
+
+thread_local! {
+    /// The id of the reactor whose completion thread this is (0 elsewhere).
+    pub(crate) static ON_REACTOR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl Shared {
+    pub(crate) fn new(
+        id: u64,
+        cfg: QueueConfig,
+        channel: Box<dyn Channel>,
+        reactor: Arc<ReactorShared>,
+    ) -> Result<Arc<Shared>> {
+        cfg.validate()?;
+        let reap_bell = match cfg.delivery {
+            Delivery::Reap => Some(
+                EventFd::new()
+                    .map_err(|e| Error::new(Status::Resource, format!("eventfd: {e}")))?,
+            ),
+            Delivery::Callback => None,
+        };
+        let inner = Inner {
+            state: State::Open,
+            channel: Some(channel),
+            next_ticket: 1,
+            backlog: VecDeque::with_capacity(cfg.backlog.min(4096)),
+            in_flight: VecDeque::with_capacity(cfg.depth),
+            free_slots: (0..cfg.depth).rev().collect(),
+            done: VecDeque::new(),
+            delivered_through: 0,
+            errors: VecDeque::new(),
+            errors_dropped: 0,
+            predictor: Predictor::default(),
+            last_miss_ns: None,
+            last_retire_ns: 0,
+            misses: 0,
+            blocked_full: false,
+            fatal_pending: None,
+            refill_primed: cfg.on_refill.is_none(),
+            waiters: 0,
+            submitted: 0,
+            completed: 0,
+            failed: 0,
+            cancelled: 0,
+            queue_full: 0,
+            wakeups: 0,
+            submit_to_complete: Histogram::default(),
+            complete_to_notify: Histogram::default(),
+        };
+        Ok(Arc::new(Shared {
+            id,
+            cfg,
+            inner: Mutex::new(inner),
+            cond: Condvar::new(),
+            reap_bell,
+            reactor,
+            active: AtomicBool::new(false),
+        }))
+    }
+
+    pub(crate) fn config(&self) -> &QueueConfig {
+        &self.cfg
+    }
+
+    fn on_own_reactor(&self) -> bool {
+        ON_REACTOR.with(|r| r.get()) == self.reactor.id
+    }
+
+    fn set_active(&self, g: &Inner) {
+        let now_active = g.is_active() || !g.refill_primed;
+        if now_active && !self.active.swap(true, Ordering::SeqCst) {
+            // Idle → active: the completion thread must start watching this queue.
+            self.reactor.kick();
+        } else if !now_active {
+            self.active.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// One reaping pass (completion thread): retire, fail, refill, and plan the wait.
+    pub(crate) fn pass(&self, now: u64) -> Pass {
+        let mut g = self.inner.lock();
+        let cap = self.cfg.error_log;
+        let id = self.id;
+        if g.is_active() {
+            g.wakeups += 1;
+        }
+        let (retired, dead) = g.retire(now, id, cap);
+        if let Some(f) = dead {
+            g.apply(Event::Fatal(f), now, id, cap);
+        }
+        if let (Some(d), Some(oldest)) = (self.cfg.deadline, g.in_flight.front()) {
+            if now.saturating_sub(oldest.sched_ns) > d.as_nanos() as u64 {
+                log!(
+                    Level::Error,
+                    "queue {id}: ticket {} passed the deadline on the device",
+                    oldest.req.ticket
+                );
+                let f = Failure {
+                    status: Status::DeadlineExceeded,
+                    nrt_status: NRT_TIMEOUT,
+                };
+                g.apply(Event::Fatal(f), now, id, cap);
+            }
+        }
+        if let Some(f) = g.refill(now, id, cap) {
+            g.apply(Event::Fatal(f), now, id, cap);
+        }
+        let mut refill_room = 0;
+        if self.cfg.on_refill.is_some() && g.state.accepts() && (retired > 0 || !g.refill_primed) {
+            g.refill_primed = true;
+            refill_room = self
+                .cfg
+                .depth
+                .saturating_sub(g.in_flight.len() + g.backlog.len());
+        }
+        let fatal = g.fatal_pending.take();
+        let deliver = match self.cfg.delivery {
+            Delivery::Callback => std::mem::take(&mut g.done),
+            Delivery::Reap => {
+                if !g.done.is_empty() {
+                    let last = g.done.back().map(|d| d.completion.ticket).unwrap_or(0);
+                    g.delivered_through = g.delivered_through.max(last);
+                    if let Some(b) = &self.reap_bell {
+                        b.ring();
+                    }
+                    if g.waiters > 0 {
+                        self.cond.notify_all();
+                    }
+                }
+                VecDeque::new()
+            }
+        };
+        if g.in_flight.is_empty() && g.backlog.is_empty() && deliver.is_empty() && g.done.is_empty()
+        {
+            g.apply(Event::Drained, now, id, cap);
+        }
+        if retired > 0 && g.waiters > 0 {
+            self.cond.notify_all();
+        }
+        let wait = g.plan(&self.cfg, now);
+        if deliver.is_empty() {
+            let active = g.is_active() && self.cfg.delivery == Delivery::Callback
+                || !g.in_flight.is_empty()
+                || !g.backlog.is_empty();
+            self.active.store(active, Ordering::SeqCst);
+        } else {
+            self.active.store(true, Ordering::SeqCst);
+        }
+        Pass {
+            deliver,
+            fatal,
+            refill_room,
+            wait,
+        }
+    }
+
+    /// Whether the oldest request has completed (a cheap check while spinning); records a
+    /// miss for exact device-time samples.
+    pub(crate) fn progressed(&self, now: u64) -> bool {
+        let mut g = self.inner.lock();
+        let Some(oldest) = g.in_flight.front().map(|f| f.seq) else {
+            return true;
+        };
+        match g.channel().completed() {
+            Ok(c) if c >= oldest => true,
+            Ok(_) => {
+                g.last_miss_ns = Some(now);
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// After the completion thread ran a batch of callbacks: advance the delivered
+    /// watermark, record notification latencies, wake waiters.
+    pub(crate) fn delivered(&self, last_ticket: u64, latencies: &[u64]) {
+        let mut g = self.inner.lock();
+        g.delivered_through = g.delivered_through.max(last_ticket);
+        for &l in latencies {
+            g.complete_to_notify.record(l);
+        }
+        if g.in_flight.is_empty() && g.backlog.is_empty() && g.done.is_empty() {
+            let now = sys::now_ns();
+            g.apply(Event::Drained, now, self.id, self.cfg.error_log);
+        }
+        if g.waiters > 0 {
+            self.cond.notify_all();
+        }
+        let active = g.is_active();
+        self.active.store(active, Ordering::SeqCst);
+    }
+
+    /// A panic escaped a user callback: fail the queue so every request still completes.
+    pub(crate) fn fail_panic(&self) {
+        let mut g = self.inner.lock();
+        let f = Failure {
+            status: Status::Panic,
+            nrt_status: 0,
+        };
+        g.apply(Event::Fatal(f), sys::now_ns(), self.id, self.cfg.error_log);
+        self.active.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn run_callback(&self, d: Done, now: u64) {
+        let Done {
+            completion,
+            callback,
+            ..
+        } = d;
+        trace::instant(self.id, "delivered", completion.ticket, now);
+        match callback {
+            Some(cb) => cb(&completion),
+            None => {
+                if let Some(h) = &self.cfg.on_complete {
+                    h(&completion)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn retire_ns(d: &Done) -> u64 {
+        d.retire_ns
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.inner.lock().state
+    }
+
+    /// Take the channel out (after the queue closed) so the runtime can keep it alive
+    /// while the device may still write into its per-request storage.
+    pub(crate) fn take_channel(&self) -> Option<Box<dyn Channel>> {
+        self.inner.lock().channel.take()
+    }
+}
+
+impl Queue {
+    /// This queue's id (its track in the trace; its number in log messages).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The raw pointer behind this handle (what the C API hands out).
+    pub fn as_ptr(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
+    }
+
+    /// Accept one execution of the queue's model on (`input`, `output`). Never blocks: the
+    /// request goes straight to the device when there is room and nothing waits before it,
+    /// otherwise into the backlog; a full backlog is [`Status::BacklogFull`]. Returns the
+    /// request's ticket (per-queue, increasing from 1).
+    pub fn submit(&self, work: Work, user_data: u64, callback: Option<Callback>) -> Result<u64> {
+        let shared = &self.0;
+        let mut g = shared.inner.lock();
+        self.submit_locked(&mut g, work, user_data, callback)
+    }
+
+    fn submit_locked(
+        &self,
+        g: &mut MutexGuard<'_, Inner>,
+        work: Work,
+        user_data: u64,
+        callback: Option<Callback>,
+    ) -> Result<u64> {
+        let shared = &self.0;
+        if !g.state.accepts() {
+            let (status, nrt) = g.state.refusal();
+            return Err(Error::nrt(
+                status,
+                nrt,
+                format!("queue {} no longer accepts work ({:?})", shared.id, g.state),
+            ));
+        }
+        let now = sys::now_ns();
+        let ticket = g.next_ticket;
+        let req = Request {
+            ticket,
+            work,
+            user_data,
+            callback,
+            submit_ns: now,
+        };
+        if g.backlog.is_empty() && !g.free_slots.is_empty() && !g.blocked_full {
+            match g.schedule(req, now) {
+                Ok(()) => {}
+                Err((req, NRT_QUEUE_FULL)) => {
+                    g.blocked_full = g.in_flight.is_empty();
+                    g.backlog.push_back(req);
+                }
+                Err((req, st)) => {
+                    drop(req);
+                    if st == NRT_EXEC_UNIT_UNRECOVERABLE {
+                        let f = Failure {
+                            status: Status::QueueFailed,
+                            nrt_status: st,
+                        };
+                        g.apply(Event::Fatal(f), now, shared.id, shared.cfg.error_log);
+                        shared.set_active(g);
+                        shared.reactor.kick();
+                        return Err(Error::nrt(
+                            Status::QueueFailed,
+                            st,
+                            "the execution unit is unrecoverable",
+                        ));
+                    }
+                    return Err(Error::nrt(
+                        Status::Runtime,
+                        st,
+                        format!("nrta_execute_schedule refused the request (NRT status {st})"),
+                    ));
+                }
+            }
+        } else if g.backlog.len() < shared.cfg.backlog {
+            g.backlog.push_back(req);
+        } else {
+            return Err(Error::new(
+                Status::BacklogFull,
+                format!(
+                    "backlog of queue {} is full ({})",
+                    shared.id, shared.cfg.backlog
+                ),
+            ));
+        }
+        g.next_ticket += 1;
+        g.submitted += 1;
+        trace::instant(shared.id, "submitted", ticket, now);
+        shared.set_active(g);
+        Ok(ticket)
+    }
+
+    /// Like [`Queue::submit`], but waits up to `timeout` for backlog room. On the
+    /// completion thread (inside a callback) it never waits, since only that thread could
+    /// make room.
+    pub fn submit_timeout(
+        &self,
+        work: Work,
+        user_data: u64,
+        callback: Option<Callback>,
+        timeout: Duration,
+    ) -> Result<u64> {
+        let shared = &self.0;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = shared.inner.lock();
+        let mut callback = callback;
+        loop {
+            let full = g.state.accepts()
+                && g.backlog.len() >= shared.cfg.backlog
+                && (!g.backlog.is_empty() || g.free_slots.is_empty());
+            if !full || shared.on_own_reactor() {
+                return self.submit_locked(&mut g, work, user_data, callback.take());
+            }
+            g.waiters += 1;
+            let timed_out = shared.cond.wait_until(&mut g, deadline).timed_out();
+            g.waiters -= 1;
+            if timed_out {
+                return self.submit_locked(&mut g, work, user_data, callback.take());
+            }
+        }
+    }
+
+    fn wait_for(
+        &self,
+        what: &str,
+        timeout: Option<Duration>,
+        mut cond: impl FnMut(&Inner) -> bool,
+    ) -> Result<()> {
+        let shared = &self.0;
+        if shared.on_own_reactor() {
+            return Err(Error::new(
+                Status::WouldDeadlock,
+                format!("{what} from a completion callback would wait for itself"),
+            ));
+        }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut g = shared.inner.lock();
+        while !cond(&g) {
+            g.waiters += 1;
+            let timed_out = match deadline {
+                Some(d) => shared.cond.wait_until(&mut g, d).timed_out(),
+                None => {
+                    shared.cond.wait(&mut g);
+                    false
+                }
+            };
+            g.waiters -= 1;
+            if timed_out && !cond(&g) {
+                return Err(Error::new(Status::Timeout, format!("{what} timed out")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait until request `ticket` has completed and been delivered (its callback has
+    /// returned, or it is ready to reap). `None` waits without limit.
+    pub fn wait(&self, ticket: u64, timeout: Option<Duration>) -> Result<()> {
+        {
+            let g = self.0.inner.lock();
+            if ticket == 0 || ticket >= g.next_ticket {
+                return Err(Error::new(
+                    Status::UnknownTicket,
+                    format!("ticket {ticket} was not issued by queue {}", self.0.id),
+                ));
+            }
+        }
+        self.wait_for("wait", timeout, |g| g.delivered_through >= ticket)
+    }
+
+    /// Wait until the backlog and the device are empty and every completion delivered.
+    pub fn drain(&self, timeout: Option<Duration>) -> Result<()> {
+        self.wait_for("drain", timeout, |g| {
+            g.in_flight.is_empty()
+                && g.backlog.is_empty()
+                && g.fatal_pending.is_none()
+                && g.delivered_through + 1 >= g.next_ticket
+        })
+    }
+
+    /// Reap mode: move up to `out.len()` completions, oldest first, into `out`.
+    pub fn reap(&self, out: &mut [Completion]) -> Result<usize> {
+        let shared = &self.0;
+        if shared.cfg.delivery != Delivery::Reap {
+            return Err(Error::new(
+                Status::WrongMode,
+                "reap on a queue in callback mode",
+            ));
+        }
+        let now = sys::now_ns();
+        let mut g = shared.inner.lock();
+        let mut n = 0;
+        while n < out.len() {
+            let Some(d) = g.done.pop_front() else { break };
+            g.complete_to_notify.record(now.saturating_sub(d.retire_ns));
+            trace::instant(shared.id, "delivered", d.completion.ticket, now);
+            out[n] = d.completion;
+            n += 1;
+        }
+        if g.done.is_empty() {
+            if let Some(b) = &shared.reap_bell {
+                b.drain();
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reap mode: the descriptor that turns readable when completions are waiting. It is
+    /// a hint (liburing-style): after it fires, reap until nothing is returned.
+    pub fn reap_fd(&self) -> Option<RawFd> {
+        self.0.reap_bell.as_ref().map(|b| b.raw())
+    }
+
+    /// Drain up to `out.len()` of the most recent failed requests (oldest first). Each
+    /// error is returned once here, independently of its delivery as a completion.
+    /// Also returns how many errors were dropped because the log was full.
+    pub fn errors(&self, out: &mut [Completion]) -> (usize, u64) {
+        let mut g = self.0.inner.lock();
+        let mut n = 0;
+        while n < out.len() {
+            let Some(e) = g.errors.pop_front() else { break };
+            out[n] = e;
+            n += 1;
+        }
+        (n, g.errors_dropped)
+    }
+
+    /// Counters and latency percentiles now.
+    pub fn stats(&self) -> Snapshot {
+        let g = self.0.inner.lock();
+        Snapshot {
+            submitted: g.submitted,
+            completed: g.completed,
+            failed: g.failed,
+            cancelled: g.cancelled,
+            in_flight: g.in_flight.len() as u64,
+            backlog: g.backlog.len() as u64,
+            queue_full: g.queue_full,
+            wakeups: g.wakeups,
+            submit_to_complete_p50_ns: g.submit_to_complete.percentile(50.0),
+            submit_to_complete_p99_ns: g.submit_to_complete.percentile(99.0),
+            complete_to_notify_p50_ns: g.complete_to_notify.percentile(50.0),
+            complete_to_notify_p99_ns: g.complete_to_notify.percentile(99.0),
+            predicted_device_ns: g.predictor.estimate_ns(),
+        }
+    }
+
+    /// The queue's state and, if it failed, why.
+    pub fn failure(&self) -> Option<(Status, NrtStatus)> {
+        match self.0.state() {
+            State::Failed(f) | State::Closing { failure: Some(f) } => {
+                Some((f.status, f.nrt_status))
+            }
+            _ => None,
+        }
+    }
+
+    /// Begin destruction: refuse new work and cancel the backlog. Called by
+    /// [`crate::Runtime::destroy_queue`], which then waits for the device-held requests.
+    pub(crate) fn begin_destroy(&self) -> Result<()> {
+        let shared = &self.0;
+        if shared.on_own_reactor() {
+            return Err(Error::new(
+                Status::WouldDeadlock,
+                "a queue cannot be destroyed from a callback on its own completion thread",
+            ));
+        }
+        let mut g = shared.inner.lock();
+        g.apply(
+            Event::Destroy,
+            sys::now_ns(),
+            shared.id,
+            shared.cfg.error_log,
+        );
+        shared.active.store(true, Ordering::SeqCst);
+        drop(g);
+        shared.reactor.kick();
+        Ok(())
+    }
+
+    /// Wait up to `timeout` for the queue to reach `Closed`. On timeout, whatever the
+    /// device still holds completes as cancelled (with `NRT_TIMEOUT` as its raw status)
+    /// and `Timeout` is returned; the queue closes either way.
+    pub(crate) fn finish_destroy(&self, timeout: Duration) -> Result<()> {
+        let shared = &self.0;
+        let closed = |g: &Inner| {
+            matches!(g.state, State::Closed)
+                || (shared.cfg.delivery == Delivery::Reap
+                    && g.in_flight.is_empty()
+                    && g.backlog.is_empty())
+        };
+        match self.wait_for("destroy", Some(timeout), closed) {
+            Ok(()) => Ok(()),
+            Err(e) if e.status == Status::Timeout => {
+                let mut g = shared.inner.lock();
+                let now = sys::now_ns();
+                while let Some(fl) = g.in_flight.pop_front() {
+                    let d = fl.req.finish(
+                        Status::Cancelled,
+                        NRT_TIMEOUT,
+                        Some(fl.sched_ns),
+                        now,
+                        shared.id,
+                    );
+                    g.push_done(d, shared.cfg.error_log);
+                }
+                shared.active.store(true, Ordering::SeqCst);
+                drop(g);
+                shared.reactor.kick();
+                // The completion thread delivers those promptly; give it a moment.
+                let _ = self.wait_for("destroy", Some(Duration::from_secs(5)), closed);
+                Err(Error::new(
+                    Status::Timeout,
+                    "destroy timed out; requests still on the device were completed as cancelled",
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The completion thread: one per runtime, named `nrtq-completion-N`, serving all of the
+//! runtime's queues.
+//!
+//! Each pass, for every active queue: read the completed-sequence counter once, retire
+//! everything up to it (with its errors), refill the device from the backlog in the same
+//! pass, then — with no lock held — fire the fatal hook, run callbacks in completion
+//! order, and call the pull-mode refill hook. Then wait:
+//! - nothing active anywhere: block on the wake bell with no timeout (an idle runtime
+//!   costs no CPU and makes no periodic wake-ups);
+//! - a completion due within the spin window: spin on the counters;
+//! - otherwise block on the queues' notification descriptors (eventfd / completion
+//!   handle) and/or until a predicted completion or deadline, whichever comes first.
+//!
+//! Any descriptor is only a hint; progress is always read from the counters.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::log::{log, Level};
+use crate::queue::{Queue, Shared, ON_REACTOR};
+use crate::status::{Error, Result, Status};
+use crate::sys::{self, EventFd, PollFd};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The part of the reactor that queues and submitters see.
+pub(crate) struct ReactorShared {
+    pub(crate) id: u64,
+    bell: EventFd,
+    /// Set by `kick` next to ringing the bell, so a spinning thread notices without a
+    /// system call.
+    kicked: AtomicBool,
+    /// Set while the thread is (about to be) blocked with nothing active; a submitter that
+    /// activates a queue rings the bell.
+    queues: Mutex<Vec<Arc<Shared>>>,
+    generation: AtomicU64,
+    stop: AtomicBool,
+    /// CPU time the completion thread has used (ns), for the idle-cost checks.
+    cpu_ns: AtomicU64,
+    wakeups: AtomicU64,
+}
+
+impl ReactorShared {
+    /// Wake the completion thread (a queue became active, or must be looked at now).
+    pub(crate) fn kick(&self) {
+        self.kicked.store(true, Ordering::SeqCst);
+        self.bell.ring();
+    }
+}
+
+/// The completion thread and its registry of queues.
+pub(crate) struct Reactor {
+    pub(crate) shared: Arc<ReactorShared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reactor {
+    /// Start the completion thread.
+    pub(crate) fn start() -> Result<Reactor> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let bell =
+            EventFd::new().map_err(|e| Error::new(Status::Resource, format!("eventfd: {e}")))?;
+        let shared = Arc::new(ReactorShared {
+            id,
+            bell,
+            kicked: AtomicBool::new(false),
+            queues: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            cpu_ns: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("nrtq-completion-{id}"))
+            .spawn(move || run(s))
+            .map_err(|e| Error::new(Status::Resource, format!("spawn completion thread: {e}")))?;
+        Ok(Reactor {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn add(&self, q: Arc<Shared>) {
+        self.shared.queues.lock().push(q);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        self.shared.kick();
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        self.shared.queues.lock().retain(|q| q.id != id);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        self.shared.kick();
+    }
+
+    /// CPU time used by the completion thread so far (updated at each park).
+    pub(crate) fn cpu_ns(&self) -> u64 {
+        self.shared.cpu_ns.load(Ordering::Relaxed)
+    }
+
+    /// Times the completion thread returned from a blocking wait.
+    pub(crate) fn wakeups(&self) -> u64 {
+        self.shared.wakeups.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.kick();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(r: Arc<ReactorShared>) {
+    ON_REACTOR.with(|c| c.set(r.id));
+    sys::set_low_timer_slack();
+    let mut queues: Vec<Arc<Shared>> = Vec::new();
+    let mut seen_generation = u64::MAX;
+    let mut fds: Vec<PollFd> = Vec::new();
+    let mut latencies: Vec<u64> = Vec::new();
+    while !r.stop.load(Ordering::SeqCst) {
+        r.kicked.store(false, Ordering::SeqCst);
+        let g = r.generation.load(Ordering::SeqCst);
+        if g != seen_generation {
+            queues = r.queues.lock().clone();
+            seen_generation = g;
+        }
+        // One pass over every queue.
+        let mut wake_at: Option<u64> = None;
+        let mut spin: Option<u64> = None; // spin until
+        let mut spin_from: Option<u64> = None;
+        fds.clear();
+        fds.push(PollFd {
+            fd: r.bell.raw(),
+            ready: false,
+        });
+        let mut bells: Vec<i32> = Vec::new();
+        let mut any_active = false;
+        for q in &queues {
+            if !q.active.load(Ordering::SeqCst) {
+                continue;
+            }
+            let now = sys::now_ns();
+            let pass = match catch_unwind(AssertUnwindSafe(|| q.pass(now))) {
+                Ok(p) => p,
+                Err(_) => {
+                    log!(
+                        Level::Error,
+                        "queue {}: internal panic while reaping; queue failed",
+                        q.id
+                    );
+                    q.fail_panic();
+                    any_active = true;
+                    continue;
+                }
+            };
+            deliver(
+                q,
+                pass.fatal,
+                pass.deliver,
+                pass.refill_room,
+                &mut latencies,
+            );
+            if q.active.load(Ordering::SeqCst) {
+                any_active = true;
+            }
+            let w = pass.wait;
+            if let Some((fd, is_bell)) = w.fd {
+                if !fds.iter().any(|p| p.fd == fd) {
+                    fds.push(PollFd { fd, ready: false });
+                    if is_bell {
+                        bells.push(fd);
+                    }
+                }
+            }
+            if let Some(t) = w.wake_at {
+                wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
+            }
+            if let Some((from, until)) = w.spin {
+                spin_from = Some(spin_from.map_or(from, |f: u64| f.min(from)));
+                spin = Some(spin.map_or(until, |s: u64| s.max(until)));
+            }
+        }
+        if r.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let now = sys::now_ns();
+        if !any_active {
+            // Park. A submitter that activates a queue after our check rings the bell, so
+            // the wake is never lost; there is no timeout, hence no periodic wake-ups.
+            r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
+            if queues.iter().any(|q| q.active.load(Ordering::SeqCst)) {
+                continue;
+            }
+            sys::poll_readable(&mut fds[..1], None);
+            r.wakeups.fetch_add(1, Ordering::Relaxed);
+            r.bell.drain();
+            continue;
+        }
+        if let (Some(from), Some(until)) = (spin_from, spin) {
+            if now >= from && now < until {
+                spin_until_progress(&r, &queues, until);
+                continue;
+            }
+            // Spin window ahead: sleep until it opens (or a descriptor fires).
+            wake_at = Some(wake_at.map_or(from, |w| w.min(from)));
+        }
+        let timeout = wake_at.map(|t| Duration::from_nanos(t.saturating_sub(now)));
+        if timeout.is_some_and(|t| t.is_zero()) {
+            continue;
+        }
+        sys::poll_readable(&mut fds, timeout);
+        r.wakeups.fetch_add(1, Ordering::Relaxed);
+        // Reset the bells that rang; what they announced is read from the counters next.
+        for p in &fds {
+            if p.ready && (p.fd == r.bell.raw() || bells.contains(&p.fd)) {
+                sys::read_counter(p.fd);
+            }
+        }
+    }
+    r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
+}
+
+/// Spin on the counters of the active queues until one progresses, `until` passes, or
+/// the bell rings.
+fn spin_until_progress(r: &ReactorShared, queues: &[Arc<Shared>], until: u64) {
+    loop {
+        let now = sys::now_ns();
+        if now >= until || r.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        for q in queues {
+            if q.active.load(Ordering::Relaxed) && q.progressed(now) {
+                return;
+            }
+        }
+        for _ in 0..16 {
+            sys::cpu_relax();
+        }
+        if r.kicked.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+/// Hand one pass's results to the application, with no queue lock held.
+fn deliver(
+    q: &Arc<Shared>,
+    fatal: Option<crate::queue::state::Failure>,
+    batch: std::collections::VecDeque<crate::queue::Done>,
+    refill_room: usize,
+    latencies: &mut Vec<u64>,
+) {
+    let handle = Queue(q.clone());
+    if let Some(f) = fatal {
+        log!(
+            Level::Error,
+            "queue {}: failed terminally ({:?}, NRT status {})",
+            q.id,
+            f.status,
+            f.nrt_status
+        );
+        if let Some(h) = &q.config().on_fatal {
+            if catch_unwind(AssertUnwindSafe(|| h(&handle, f.status, f.nrt_status))).is_err() {
+                log!(
+                    Level::Error,
+                    "queue {}: the fatal-error hook panicked",
+                    q.id
+                );
+            }
+        }
+    }
+    if !batch.is_empty() {
+        latencies.clear();
+        let mut last = 0;
+        let mut panicked = false;
+        for d in batch {
+            let now = sys::now_ns();
+            latencies.push(now.saturating_sub(Shared::retire_ns(&d)));
+            last = d.completion.ticket;
+            if catch_unwind(AssertUnwindSafe(|| q.run_callback(d, now))).is_err() {
+                panicked = true;
+            }
+        }
+        q.delivered(last, latencies);
+        if panicked {
+            log!(
+                Level::Error,
+                "queue {}: a completion callback panicked; queue failed",
+                q.id
+            );
+            q.fail_panic();
+        }
+    }
+    if refill_room > 0 {
+        if let Some(h) = &q.config().on_refill {
+            if catch_unwind(AssertUnwindSafe(|| h(&handle, refill_room))).is_err() {
+                log!(
+                    Level::Error,
+                    "queue {}: the refill hook panicked; queue failed",
+                    q.id
+                );
+                q.fail_panic();
+            }
+        }
+    }
+}

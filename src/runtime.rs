@@ -1,0 +1,166 @@
+//! A runtime handle: one loaded libnrt (or mock device), its completion thread, and the
+//! queues open on it.
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::backend::nrt::NrtDevice;
+use crate::backend::{Channel, Device, Handle};
+use crate::log::{log, Level};
+use crate::queue::{Queue, QueueConfig, Shared};
+use crate::reactor::Reactor;
+use crate::status::{Error, Result, Status};
+use crate::trace;
+
+static NEXT_QUEUE: AtomicU64 = AtomicU64::new(1);
+
+/// How to open a runtime over libnrt.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Load libnrt from this path instead of the search order of `neuron-sys`
+    /// (process symbols, `NRTQ_LIBNRT`, `libnrt.so.1`, `/opt/aws/neuron/lib`).
+    pub library: Option<PathBuf>,
+    /// Call `nrt_init` now (and `nrt_close` when the runtime closes). Leave false when the
+    /// application initialises libnrt itself.
+    pub init: bool,
+}
+
+/// One runtime: a device, a completion thread, and the open queues.
+pub struct Runtime {
+    device: Arc<dyn Device>,
+    reactor: Reactor,
+    queues: Mutex<Vec<Queue>>,
+    /// Channels of queues destroyed while the device still held requests: kept so the
+    /// device never writes into freed per-request storage, dropped at close.
+    graveyard: Mutex<Vec<Box<dyn Channel>>>,
+}
+
+impl Runtime {
+    /// Open a runtime over libnrt.
+    pub fn open(opts: &OpenOptions) -> Result<Runtime> {
+        let device = NrtDevice::load(opts.library.as_deref(), opts.init)?;
+        Runtime::with_device(device)
+    }
+
+    /// Open a runtime over any device (the mock, in tests).
+    pub fn with_device(device: Arc<dyn Device>) -> Result<Runtime> {
+        let reactor = Reactor::start()?;
+        Ok(Runtime {
+            device,
+            reactor,
+            queues: Mutex::new(Vec::new()),
+            graveyard: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The async generation of the runtime ("2.28", "2.29", "2.30", "mock").
+    pub fn generation(&self) -> String {
+        self.device.generation()
+    }
+
+    /// The runtime's version string.
+    pub fn version(&self) -> String {
+        self.device.version()
+    }
+
+    /// Number of queues open.
+    pub fn queue_count(&self) -> usize {
+        self.queues.lock().len()
+    }
+
+    /// CPU time the completion thread has used, in ns (updated whenever it parks).
+    pub fn completion_thread_cpu_ns(&self) -> u64 {
+        self.reactor.cpu_ns()
+    }
+
+    /// Times the completion thread has returned from a blocking wait.
+    pub fn completion_thread_wakeups(&self) -> u64 {
+        self.reactor.wakeups()
+    }
+
+    /// Create a queue for `model` (an `nrt_model_t *`, kept alive by the caller until the
+    /// queue is destroyed).
+    pub fn create_queue(&self, model: Handle, cfg: QueueConfig) -> Result<Queue> {
+        cfg.validate()?;
+        let channel = self.device.open_channel(model, cfg.depth)?;
+        let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
+        let shared = Shared::new(id, cfg, channel, self.reactor.shared.clone())?;
+        trace::queue_created(id, &self.device.generation());
+        let q = Queue(shared.clone());
+        self.queues.lock().push(q.clone());
+        self.reactor.add(shared.clone());
+        if shared.config().on_refill.is_some() {
+            // Pull mode starts by asking for work.
+            shared.active.store(true, Ordering::SeqCst);
+            shared.reactor.kick();
+        }
+        log!(
+            Level::Info,
+            "queue {id} created (generation {})",
+            self.device.generation()
+        );
+        Ok(q)
+    }
+
+    /// Destroy `q`: cancel its backlog, wait up to `timeout` for what the device holds,
+    /// deliver every completion, and forget the queue. Returns `Timeout` when requests had
+    /// to be abandoned on the device (they complete as cancelled). Refused with
+    /// `WouldDeadlock` from a callback on the completion thread.
+    pub fn destroy_queue(&self, q: &Queue, timeout: Duration) -> Result<()> {
+        if !self.queues.lock().iter().any(|x| Arc::ptr_eq(&x.0, &q.0)) {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                "the queue does not belong to this runtime (or was destroyed)",
+            ));
+        }
+        q.begin_destroy()?;
+        let result = q.finish_destroy(timeout);
+        self.reactor.remove(q.id());
+        self.queues.lock().retain(|x| !Arc::ptr_eq(&x.0, &q.0));
+        if let Some(ch) = q.0.take_channel() {
+            if result.is_err() {
+                self.graveyard.lock().push(ch);
+            }
+        }
+        trace::flush();
+        log!(Level::Info, "queue {} destroyed", q.id());
+        result
+    }
+
+    /// Close the runtime. Refused with `Busy` (and the runtime left intact) while queues
+    /// are open.
+    pub fn close(self) -> std::result::Result<(), Box<(Runtime, Error)>> {
+        match self.check_close() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Box::new((self, e))),
+        }
+    }
+
+    /// Whether the runtime may close now: `Busy` while queues are open.
+    pub fn check_close(&self) -> Result<()> {
+        let n = self.queue_count();
+        if n > 0 {
+            return Err(Error::new(
+                Status::Busy,
+                format!("{n} queue(s) still open; destroy them first"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Whatever the path here, stop the completion thread before the device goes.
+        let queues: Vec<Queue> = self.queues.lock().clone();
+        for q in &queues {
+            let _ = self.destroy_queue(q, Duration::from_secs(1));
+        }
+        self.graveyard.lock().clear();
+        self.device.shutdown();
+        trace::finish();
+    }
+}
