@@ -9,7 +9,24 @@
 //!   generation-independent ones in [`core_fns`] (re-exported here), the async ones of
 //!   SDK 2.28 only in [`gen_a`], those of SDK 2.29+ (and 2.30's events) only in [`gen_b`].
 //! - [`Libnrt`] loads a library and decides which generation it implements; see
-//!   [`loader`] for the search order and the detection method.
+//!   [`loader`] for the details.
+//!
+//! # Search order
+//! The process's own symbols (only if `nrt_init` resolves there), then `NRTQ_LIBNRT`, then
+//! `libnrt.so.1` on the loader's search path, then `/opt/aws/neuron/lib/libnrt.so.1`. A
+//! failed load lists every place tried and why; a library that opens but lacks required
+//! functions is reported with all of the missing names at once.
+//!
+//! # Generation detection
+//! 1. No `nrta_execute_schedule` → no explicit async API.
+//! 2. `nrta_error_tracker_create` exported → SDK 2.28 (Gen A).
+//! 3. Otherwise Gen B (confirmed by `nrta_execute_schedule` at version node `NRT_3.0.0`,
+//!    which contradicts a present tracker); SDK 2.30+ iff
+//!    `nrta_event_register_seq_id_completion` resolves, else SDK 2.29.
+//! 4. Cross-check with `nrt_get_version` (callable before `nrt_init`): libnrt 2.30 ⇒ Gen A,
+//!    2.31+ ⇒ Gen B. Any disagreement is a [`LoadError`] naming both findings, never a guess.
+//!
+//! The library is never `dlclose`d, since the `Copy` function pointers may outlive any owner.
 #![allow(non_camel_case_types)]
 
 mod table;

@@ -13,7 +13,7 @@
 //! consistently) ends the search with an error: quietly taking another libnrt instead
 //! would hide the broken one.
 //!
-//! **Generation detection**: see [`detect`](self::detect) — symbols first (tracker →
+//! **Generation detection**: see the crate docs and README — symbols first (tracker →
 //! SDK 2.28; none → Gen B, with 2.30 iff the event functions exist), then a cross-check
 //! with `nrt_get_version` (libnrt 2.30 ⇒ Gen A, ≥ 2.31 ⇒ Gen B). A disagreement is a
 //! [`LoadError`], never a guess. Generation-specific functions are resolved only into
@@ -300,5 +300,18 @@ impl Libnrt {
             Some(AsyncFns::GenB(f)) => Some(f),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Libnrt>();
+        shareable::<AsyncFns>();
+        shareable::<LoadError>();
     }
 }
