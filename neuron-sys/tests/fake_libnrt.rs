@@ -5,7 +5,7 @@
 
 use neuron_sys::*;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const GEN_A_ONLY: [&str; 4] = [
@@ -43,9 +43,13 @@ impl Fake {
         self
     }
 
-    /// Compiles the library and returns its path.
-    fn build(&self) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("neuron-sys-fake-{}", std::process::id()));
+    /// Compiles the library into a folder of its own.
+    fn build(&self) -> Built {
+        let dir = std::env::temp_dir().join(format!(
+            "neuron-sys-fake-{}-{}",
+            std::process::id(),
+            self.name
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let mut src = String::from("#include <stdint.h>\n#include <string.h>\n");
         for s in self.symbols.iter().filter(|s| **s != "nrt_get_version") {
@@ -84,7 +88,27 @@ impl Fake {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        library
+        Built { dir, library }
+    }
+}
+
+/// A compiled fake library; its folder is deleted on drop (a library already loaded
+/// stays mapped after its file is gone).
+struct Built {
+    dir: PathBuf,
+    library: PathBuf,
+}
+
+impl std::ops::Deref for Built {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.library
+    }
+}
+
+impl Drop for Built {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
