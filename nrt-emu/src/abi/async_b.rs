@@ -1,1 +1,272 @@
-//! (in progress)
+//! The SDK 2.29+ ("Gen B", async API 3.0) entry points: schedule calls with an
+//! `NRT_STATUS *ret` written when the request completes and, on the tensor calls, an
+//! `lnc_idx` before `queue`; plus the SDK 2.30+ eventfd registration. Exported by the
+//! 2.29 and 2.30 libraries (events only by 2.30).
+
+use super::async_common::{bare, cc_schedule_common, guard, invalid, running};
+use crate::device::calls::{self, Core, Reporter};
+use crate::device::hostmem::{HostBuf, StatusSlot};
+use crate::device::xu::Api;
+use crate::runtime::Failure;
+use crate::{model, tensor};
+use neuron_sys::gen_b;
+use neuron_sys::*;
+use std::os::raw::{c_int, c_void};
+
+const _: gen_b::nrta_tensor_write_fn = nrta_tensor_write;
+const _: gen_b::nrta_tensor_read_fn = nrta_tensor_read;
+const _: gen_b::nrta_tensor_copy_fn = nrta_tensor_copy;
+const _: gen_b::nrta_execute_schedule_fn = nrta_execute_schedule;
+const _: gen_b::nrta_cc_schedule_fn = nrta_cc_schedule;
+const _: gen_b::nrta_event_register_seq_id_completion_fn = nrta_event_register_seq_id_completion;
+const _: gen_b::nrta_event_register_xu_completion_fn = nrta_event_register_xu_completion;
+
+/// A status pointer: NULL means the status is not wanted (allowed; the vendor is
+/// silent), anything else is written exactly once, at completion.
+fn reporter(ret: *mut NRT_STATUS) -> Reporter {
+    if ret.is_null() {
+        Reporter::Status(None)
+    } else {
+        // SAFETY: non-NULL; the 2.29+ API requires the caller to keep `*ret` alive until
+        // the request completes, which is StatusSlot's contract. If the call is refused
+        // the slot is dropped unwritten.
+        Reporter::Status(Some(unsafe { StatusSlot::new(ret) }))
+    }
+}
+
+fn put_seq(out: *mut nrta_seq_t, seq: nrta_seq_t) {
+    // SAFETY: every caller checked `out` for NULL before scheduling; the C caller passes
+    // a writable nrta_seq_t.
+    unsafe { *out = seq };
+}
+
+fn host_buf(buf: *const c_void, size: u64) -> Result<HostBuf, Failure> {
+    if buf.is_null() {
+        return Err(invalid("buf is NULL"));
+    }
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|&l| l <= isize::MAX as usize)
+        .ok_or_else(|| invalid("size does not fit in memory"))?;
+    // SAFETY: non-NULL; the async API requires the caller to keep `size` bytes at `buf`
+    // valid and untouched until the request completes, which is HostBuf's contract.
+    Ok(unsafe { HostBuf::new(buf as *mut u8, len) })
+}
+
+/// `nrta_tensor_write` (2.29+): host-to-device copy on core `lnc_idx`'s TENSOR_OP unit.
+///
+/// # Safety
+/// `buf` must hold `size` readable bytes, unchanged until completion; `ret` must be
+/// NULL or writable until completion; `req_sequence` must be NULL or writable.
+pub unsafe extern "C" fn nrta_tensor_write(
+    tensor: *mut nrt_tensor_t,
+    buf: *const c_void,
+    offset: u64,
+    size: u64,
+    lnc_idx: c_int,
+    queue: c_int,
+    ret: *mut NRT_STATUS,
+    req_sequence: *mut nrta_seq_t,
+) -> NRT_STATUS {
+    guard("nrta_tensor_write", || {
+        let rt = running()?;
+        if req_sequence.is_null() {
+            return Err(invalid("req_sequence is NULL"));
+        }
+        let t =
+            tensor::lookup(tensor).map_err(|_| invalid("tensor is NULL or not a live tensor"))?;
+        let b = host_buf(buf, size)?;
+        let seq = calls::tensor_write(
+            &rt,
+            &t,
+            offset,
+            b,
+            Core::Given(lnc_idx),
+            queue,
+            reporter(ret),
+        )?;
+        put_seq(req_sequence, seq);
+        Ok(())
+    })
+}
+
+/// `nrta_tensor_read` (2.29+): device-to-host copy on core `lnc_idx`'s TENSOR_OP unit.
+///
+/// # Safety
+/// `buf` must hold `size` writable bytes, untouched until completion; `ret` must be
+/// NULL or writable until completion; `req_sequence` must be NULL or writable.
+pub unsafe extern "C" fn nrta_tensor_read(
+    buf: *mut c_void,
+    tensor: *mut nrt_tensor_t,
+    offset: u64,
+    size: u64,
+    lnc_idx: c_int,
+    queue: c_int,
+    ret: *mut NRT_STATUS,
+    req_sequence: *mut nrta_seq_t,
+) -> NRT_STATUS {
+    guard("nrta_tensor_read", || {
+        let rt = running()?;
+        if req_sequence.is_null() {
+            return Err(invalid("req_sequence is NULL"));
+        }
+        let t =
+            tensor::lookup(tensor).map_err(|_| invalid("tensor is NULL or not a live tensor"))?;
+        let b = host_buf(buf, size)?;
+        let seq = calls::tensor_read(
+            &rt,
+            &t,
+            offset,
+            b,
+            Core::Given(lnc_idx),
+            queue,
+            reporter(ret),
+        )?;
+        put_seq(req_sequence, seq);
+        Ok(())
+    })
+}
+
+/// `nrta_tensor_copy` (2.29+): tensor-to-tensor copy on core `lnc_idx`'s TENSOR_OP unit.
+///
+/// # Safety
+/// `ret` must be NULL or writable until completion; `req_sequence` NULL or writable.
+pub unsafe extern "C" fn nrta_tensor_copy(
+    src: *mut nrt_tensor_t,
+    src_offset: u64,
+    dst: *mut nrt_tensor_t,
+    dst_offset: u64,
+    size: u64,
+    lnc_idx: c_int,
+    queue: c_int,
+    ret: *mut NRT_STATUS,
+    req_sequence: *mut nrta_seq_t,
+) -> NRT_STATUS {
+    guard("nrta_tensor_copy", || {
+        let rt = running()?;
+        if req_sequence.is_null() {
+            return Err(invalid("req_sequence is NULL"));
+        }
+        let s = tensor::lookup(src).map_err(|_| invalid("src is NULL or not a live tensor"))?;
+        let d = tensor::lookup(dst).map_err(|_| invalid("dst is NULL or not a live tensor"))?;
+        let seq = calls::tensor_copy(
+            &rt,
+            &s,
+            src_offset,
+            &d,
+            dst_offset,
+            size,
+            Core::Given(lnc_idx),
+            queue,
+            reporter(ret),
+        )?;
+        put_seq(req_sequence, seq);
+        Ok(())
+    })
+}
+
+/// `nrta_execute_schedule` (2.29+): one execution on the model's COMPUTE unit; `queue`
+/// must be 0; `*ret` gets the final status at completion.
+///
+/// # Safety
+/// `ret` must be NULL or writable until completion; `req_sequence` NULL or writable.
+pub unsafe extern "C" fn nrta_execute_schedule(
+    model: *mut nrt_model_t,
+    input: *const nrt_tensor_set_t,
+    output: *mut nrt_tensor_set_t,
+    queue: c_int,
+    ret: *mut NRT_STATUS,
+    req_sequence: *mut nrta_seq_t,
+) -> NRT_STATUS {
+    guard("nrta_execute_schedule", || {
+        let rt = running()?;
+        if req_sequence.is_null() {
+            return Err(invalid("req_sequence is NULL"));
+        }
+        let m = model::lookup(model).map_err(|_| invalid("model is NULL or not a loaded model"))?;
+        let seq = calls::execute(&rt, &m, input, output, queue, reporter(ret))?;
+        put_seq(req_sequence, seq);
+        Ok(())
+    })
+}
+
+/// `nrta_cc_schedule` (2.29+): standalone collectives are not emulated: `NRT_INVALID`.
+///
+/// # Safety
+/// Pointers are only checked for NULL.
+pub unsafe extern "C" fn nrta_cc_schedule(
+    cc_ctx: *mut *mut nrt_cc_context_t,
+    _queue: c_int,
+    _ret: *mut NRT_STATUS,
+    req_sequence: *mut nrta_seq_t,
+) -> NRT_STATUS {
+    guard("nrta_cc_schedule", || {
+        cc_schedule_common(cc_ctx, req_sequence)
+    })
+}
+
+fn events_available(rt: &crate::runtime::Runtime) -> Result<(), Failure> {
+    if rt.device.api() != Api::GenBEvents {
+        return Err(Failure::new(
+            NRT_FAILURE,
+            "eventfd registration exists from SDK 2.30 on".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `nrta_event_register_seq_id_completion` (2.30+): write 1 to the caller's eventfd
+/// `fd` once, when `seq` completes (at once if it has). One-shot. `fd = -1` cancels
+/// pending registrations of `seq`. The emulator keeps a duplicate of `fd`, so closing
+/// it early is harmless.
+///
+/// # Safety
+/// None beyond passing an fd number; it is validated with `fcntl`.
+pub unsafe extern "C" fn nrta_event_register_seq_id_completion(
+    seq: nrta_seq_t,
+    fd: c_int,
+) -> NRT_STATUS {
+    guard("nrta_event_register_seq_id_completion", || {
+        let rt = running()?;
+        events_available(&rt)?;
+        rt.device.register_seq_event(seq, fd).map_err(|s| {
+            if s == NRT_INVALID {
+                invalid(&format!(
+                    "sequence id 0x{seq:016x} was never issued, or fd {fd} is not open"
+                ))
+            } else {
+                bare(s)
+            }
+        })
+    })
+}
+
+/// `nrta_event_register_xu_completion` (2.30+): write 1 to the caller's eventfd after
+/// each release pass that completed requests on (lnc, xu, queue); persistent until
+/// replaced by another registration or removed with `fd = -1`. No signal at
+/// registration time.
+///
+/// # Safety
+/// None beyond passing an fd number; it is validated with `fcntl`.
+pub unsafe extern "C" fn nrta_event_register_xu_completion(
+    lnc: c_int,
+    xu: nrta_xu_t,
+    queue: c_int,
+    fd: c_int,
+) -> NRT_STATUS {
+    guard("nrta_event_register_xu_completion", || {
+        let rt = running()?;
+        events_available(&rt)?;
+        rt.device
+            .register_xu_event(lnc, xu, queue, fd)
+            .map_err(|s| {
+                if s == NRT_INVALID {
+                    invalid(&format!(
+                        "no XU (lnc {lnc}, xu {xu}, queue {queue}), or fd {fd} is not open"
+                    ))
+                } else {
+                    bare(s)
+                }
+            })
+    })
+}
