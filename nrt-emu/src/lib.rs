@@ -5,13 +5,41 @@
 //! in this folder for the model format, the generations and every documented choice.
 //!
 //! Layers: `abi` holds the vendor-named entry points (argument checks, status codes);
-//! `runtime`, `model`, `tensor` and `device` hold the logic; `export` turns entry points
-//! into the symbols of one generation's `libnrt.so`.
+//! `runtime`, `model`, `tensor` and `device` hold the logic; `handle` maps the opaque
+//! C handles to objects; `export` turns entry points into the symbols of one
+//! generation's `libnrt.so`.
 
 pub mod abi;
 pub mod device;
 pub mod export;
+pub mod handle;
 pub mod model;
 pub mod observe;
 pub mod runtime;
 pub mod tensor;
+
+use std::path::PathBuf;
+
+/// The generations of the explicit async API the emulator can present, as named by
+/// `NRT_EMU_API` (`2.28`, `2.29`, `2.30`).
+pub const GENERATIONS: [&str; 3] = ["2.28", "2.29", "2.30"];
+
+/// The generation named by `NRT_EMU_API`, or `2.28` when it is unset.
+pub fn selected_generation() -> String {
+    std::env::var("NRT_EMU_API").unwrap_or_else(|_| "2.28".to_string())
+}
+
+/// Where `cargo build --workspace` put the emulator's `libnrt.so.1` for `generation`,
+/// seen from a test or example binary of the same workspace build
+/// (`target/<profile>/{deps,examples}/<exe>` -> `target/<profile>/emu/<gen>/libnrt.so.1`).
+pub fn library_path(generation: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe has a folder").to_path_buf();
+    if matches!(
+        dir.file_name().and_then(|n| n.to_str()),
+        Some("deps" | "examples")
+    ) {
+        dir.pop();
+    }
+    dir.join("emu").join(generation).join("libnrt.so.1")
+}

@@ -1,7 +1,108 @@
 //! The vendor-named C entry points. Each checks its arguments, catches panics and maps
 //! errors to `NRT_STATUS`; the logic lives in the modules beside `abi`.
+//!
+//! The helpers here are the shared C edge: the panic boundary ([`guard`],
+//! [`guard_or`]), argument checks that become `NRT_INVALID` with a message, and C
+//! string conversion.
 
 pub mod async_a;
 pub mod async_b;
+pub mod async_common;
 pub mod core;
 pub mod emu;
+
+use crate::runtime::{self, Failure, Runtime};
+use neuron_sys::{NRT_FAILURE, NRT_INVALID, NRT_STATUS, NRT_SUCCESS, NRT_UNINITIALIZED};
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Run the body of entry point `function`: `Ok` is `NRT_SUCCESS`, `Err` is reported
+/// (stderr and the thread's last message) and returned, a panic is `NRT_FAILURE`.
+pub fn guard(function: &str, body: impl FnOnce() -> Result<(), Failure>) -> NRT_STATUS {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => NRT_SUCCESS,
+        Ok(Err(f)) => runtime::report(function, &f),
+        Err(_) => runtime::report(
+            function,
+            &Failure::new(NRT_FAILURE, "internal error (a panic was caught)".into()),
+        ),
+    }
+}
+
+/// Run the body of an entry point that returns a value rather than a status
+/// (`nrt_tensor_get_size`, `nrt_tensor_get_va`, `void` functions): `fallback` on panic.
+pub fn guard_or<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(v) => v,
+        Err(_) => {
+            runtime::report(
+                function,
+                &Failure::new(NRT_FAILURE, "internal error (a panic was caught)".into()),
+            );
+            fallback
+        }
+    }
+}
+
+/// The running runtime, or the lifecycle code with a message naming the problem.
+pub fn need_runtime() -> Result<Arc<Runtime>, Failure> {
+    runtime::current().map_err(|s| {
+        let m = if s == NRT_UNINITIALIZED {
+            "called before nrt_init"
+        } else {
+            "called after nrt_close"
+        };
+        Failure::new(s, m.into())
+    })
+}
+
+/// `NRT_INVALID` naming the NULL argument `what`.
+pub fn non_null<T>(p: *const T, what: &str) -> Result<(), Failure> {
+    if p.is_null() {
+        Err(Failure::new(NRT_INVALID, format!("{what} is NULL")))
+    } else {
+        Ok(())
+    }
+}
+
+/// An `NRT_INVALID` failure with `message`.
+pub fn invalid(message: String) -> Failure {
+    Failure::new(NRT_INVALID, message)
+}
+
+/// A C string argument that may be NULL (read as ""); invalid UTF-8 is replaced.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for the call.
+pub unsafe fn opt_str(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// A C string argument that must not be NULL.
+///
+/// # Safety
+/// As [`opt_str`].
+pub unsafe fn req_str(p: *const c_char, what: &str) -> Result<String, Failure> {
+    non_null(p, what)?;
+    // SAFETY: non-NULL (checked) and NUL-terminated per the caller's contract.
+    Ok(unsafe { opt_str(p) })
+}
+
+/// Copy the first `min(size, size_of::<T>())` bytes of `value` to `out`: the vendor's
+/// versioned-struct rule (a caller built with an older, smaller struct gets its prefix).
+/// Returns the bytes written.
+///
+/// # Safety
+/// `out` must be valid for writes of `size` bytes.
+pub unsafe fn write_prefix<T>(value: &T, out: *mut T, size: usize) -> usize {
+    let n = size.min(std::mem::size_of::<T>());
+    // SAFETY: `value` is n ≤ size_of::<T>() readable bytes; `out` has `size` ≥ n
+    // writable bytes per the caller's contract; a local and a caller buffer never overlap.
+    unsafe { std::ptr::copy_nonoverlapping(value as *const T as *const u8, out as *mut u8, n) };
+    n
+}
