@@ -143,6 +143,7 @@ fn run(r: Arc<ReactorShared>) {
         });
         let mut bells: Vec<i32> = Vec::new();
         let mut any_active = false;
+        let mut again = false;
         for q in &queues {
             if !q.active.load(Ordering::SeqCst) {
                 continue;
@@ -161,6 +162,11 @@ fn run(r: Arc<ReactorShared>) {
                     continue;
                 }
             };
+            // Callbacks and the refill hook may have submitted work (or failed the queue),
+            // which makes this pass's wait plan stale: look again before waiting.
+            if !pass.deliver.is_empty() || pass.refill_room > 0 || pass.fatal.is_some() {
+                again = true;
+            }
             deliver(
                 q,
                 pass.fatal,
@@ -190,6 +196,9 @@ fn run(r: Arc<ReactorShared>) {
         }
         if r.stop.load(Ordering::SeqCst) {
             break;
+        }
+        if again {
+            continue;
         }
         let now = sys::now_ns();
         if !any_active {
