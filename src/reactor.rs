@@ -46,6 +46,18 @@ pub(crate) struct ReactorShared {
 
 impl ReactorShared {
     /// Wake the completion thread (a queue became active, or must be looked at now).
+    pub(crate) fn add(&self, q: Arc<Shared>) {
+        self.queues.lock().push(q);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.kick();
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        self.queues.lock().retain(|q| q.id != id);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.kick();
+    }
+
     pub(crate) fn kick(&self) {
         self.kicked.store(true, Ordering::SeqCst);
         self.bell.ring();
@@ -83,18 +95,6 @@ impl Reactor {
             shared,
             thread: Some(thread),
         })
-    }
-
-    pub(crate) fn add(&self, q: Arc<Shared>) {
-        self.shared.queues.lock().push(q);
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        self.shared.kick();
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        self.shared.queues.lock().retain(|q| q.id != id);
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        self.shared.kick();
     }
 
     /// CPU time used by the completion thread so far (updated at each park).

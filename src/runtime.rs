@@ -28,14 +28,33 @@ pub struct OpenOptions {
     pub init: bool,
 }
 
+/// The open queues of a runtime, shared with the queues so they can detach themselves.
+#[derive(Default)]
+pub(crate) struct Registry {
+    queues: Mutex<Vec<Queue>>,
+    /// Channels of queues destroyed while the device still held requests: kept so the
+    /// device never writes into freed per-request storage; dropped when the runtime closes.
+    graveyard: Mutex<Vec<Box<dyn Channel>>>,
+}
+
+impl Registry {
+    pub(crate) fn contains(&self, q: &Queue) -> bool {
+        self.queues.lock().iter().any(|x| Arc::ptr_eq(&x.0, &q.0))
+    }
+
+    pub(crate) fn remove(&self, q: &Queue, keep: Option<Box<dyn Channel>>) {
+        self.queues.lock().retain(|x| !Arc::ptr_eq(&x.0, &q.0));
+        if let Some(ch) = keep {
+            self.graveyard.lock().push(ch);
+        }
+    }
+}
+
 /// One runtime: a device, a completion thread, and the open queues.
 pub struct Runtime {
     device: Arc<dyn Device>,
     reactor: Reactor,
-    queues: Mutex<Vec<Queue>>,
-    /// Channels of queues destroyed while the device still held requests: kept so the
-    /// device never writes into freed per-request storage, dropped at close.
-    graveyard: Mutex<Vec<Box<dyn Channel>>>,
+    registry: Arc<Registry>,
 }
 
 impl Runtime {
@@ -51,8 +70,7 @@ impl Runtime {
         Ok(Runtime {
             device,
             reactor,
-            queues: Mutex::new(Vec::new()),
-            graveyard: Mutex::new(Vec::new()),
+            registry: Arc::new(Registry::default()),
         })
     }
 
@@ -68,7 +86,7 @@ impl Runtime {
 
     /// Number of queues open.
     pub fn queue_count(&self) -> usize {
-        self.queues.lock().len()
+        self.registry.queues.lock().len()
     }
 
     /// CPU time the completion thread has used, in ns (updated whenever it parks).
@@ -87,11 +105,17 @@ impl Runtime {
         cfg.validate()?;
         let channel = self.device.open_channel(model, cfg.depth)?;
         let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
-        let shared = Shared::new(id, cfg, channel, self.reactor.shared.clone())?;
+        let shared = Shared::new(
+            id,
+            cfg,
+            channel,
+            self.reactor.shared.clone(),
+            self.registry.clone(),
+        )?;
         trace::queue_created(id, &self.device.generation());
         let q = Queue(shared.clone());
-        self.queues.lock().push(q.clone());
-        self.reactor.add(shared.clone());
+        self.registry.queues.lock().push(q.clone());
+        self.reactor.shared.add(shared.clone());
         if shared.config().on_refill.is_some() {
             // Pull mode starts by asking for work.
             shared.active.store(true, Ordering::SeqCst);
@@ -110,24 +134,13 @@ impl Runtime {
     /// to be abandoned on the device (they complete as cancelled). Refused with
     /// `WouldDeadlock` from a callback on the completion thread.
     pub fn destroy_queue(&self, q: &Queue, timeout: Duration) -> Result<()> {
-        if !self.queues.lock().iter().any(|x| Arc::ptr_eq(&x.0, &q.0)) {
+        if !self.registry.contains(q) {
             return Err(Error::new(
                 Status::InvalidArgument,
                 "the queue does not belong to this runtime (or was destroyed)",
             ));
         }
-        q.begin_destroy()?;
-        let result = q.finish_destroy(timeout);
-        self.reactor.remove(q.id());
-        self.queues.lock().retain(|x| !Arc::ptr_eq(&x.0, &q.0));
-        if let Some(ch) = q.0.take_channel() {
-            if result.is_err() {
-                self.graveyard.lock().push(ch);
-            }
-        }
-        trace::flush();
-        log!(Level::Info, "queue {} destroyed", q.id());
-        result
+        q.destroy(timeout)
     }
 
     /// Close the runtime. Refused with `Busy` (and the runtime left intact) while queues
@@ -155,11 +168,11 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         // Whatever the path here, stop the completion thread before the device goes.
-        let queues: Vec<Queue> = self.queues.lock().clone();
+        let queues: Vec<Queue> = self.registry.queues.lock().clone();
         for q in &queues {
-            let _ = self.destroy_queue(q, Duration::from_secs(1));
+            let _ = q.destroy(Duration::from_secs(1));
         }
-        self.graveyard.lock().clear();
+        self.registry.graveyard.lock().clear();
         self.device.shutdown();
         trace::finish();
     }

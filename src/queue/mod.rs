@@ -24,6 +24,7 @@ use crate::backend::{Channel, Notify, Work};
 use crate::log::{log, Level};
 use crate::predict::Predictor;
 use crate::reactor::ReactorShared;
+use crate::runtime::Registry;
 use crate::stats::{Histogram, Snapshot};
 use crate::status::{
     Error, NrtStatus, Result, Status, NRT_EXEC_UNIT_UNRECOVERABLE, NRT_QUEUE_FULL, NRT_SUCCESS,
@@ -238,6 +239,8 @@ pub(crate) struct Shared {
     cond: Condvar,
     reap_bell: Option<EventFd>,
     pub(crate) reactor: Arc<ReactorShared>,
+    /// The runtime's list of open queues (this queue removes itself at destroy).
+    registry: Arc<Registry>,
     /// Has work anywhere (backlog, device, undelivered): the completion thread only
     /// parks when no queue is active.
     pub(crate) active: AtomicBool,
@@ -549,6 +552,7 @@ impl Shared {
         cfg: QueueConfig,
         channel: Box<dyn Channel>,
         reactor: Arc<ReactorShared>,
+        registry: Arc<Registry>,
     ) -> Result<Arc<Shared>> {
         cfg.validate()?;
         let reap_bell = match cfg.delivery {
@@ -593,6 +597,7 @@ impl Shared {
             cond: Condvar::new(),
             reap_bell,
             reactor,
+            registry,
             active: AtomicBool::new(false),
         }))
     }
@@ -763,12 +768,6 @@ impl Shared {
 
     pub(crate) fn state(&self) -> State {
         self.inner.lock().state
-    }
-
-    /// Take the channel out (after the queue closed) so the runtime can keep it alive
-    /// while the device may still write into its per-request storage.
-    pub(crate) fn take_channel(&self) -> Option<Box<dyn Channel>> {
-        self.inner.lock().channel.take()
     }
 }
 
@@ -1030,8 +1029,32 @@ impl Queue {
         }
     }
 
-    /// Begin destruction: refuse new work and cancel the backlog. Called by
-    /// [`crate::Runtime::destroy_queue`], which then waits for the device-held requests.
+    /// Destroy the queue: cancel its backlog, wait up to `timeout` for what the device
+    /// holds, deliver every completion, and detach the queue from its runtime. Returns
+    /// `Timeout` when requests had to be abandoned on the device (they complete as
+    /// cancelled). Refused with `WouldDeadlock` from a callback on the completion thread,
+    /// and with `InvalidArgument` when already destroyed.
+    pub fn destroy(&self, timeout: Duration) -> Result<()> {
+        let shared = &self.0;
+        if !shared.registry.contains(self) {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("queue {} was already destroyed", shared.id),
+            ));
+        }
+        self.begin_destroy()?;
+        let result = self.finish_destroy(timeout);
+        shared.reactor.remove(shared.id);
+        let channel = shared.inner.lock().channel.take();
+        shared
+            .registry
+            .remove(self, channel.filter(|_| result.is_err()));
+        trace::flush();
+        log!(Level::Info, "queue {} destroyed", shared.id);
+        result
+    }
+
+    /// Begin destruction: refuse new work and cancel the backlog.
     pub(crate) fn begin_destroy(&self) -> Result<()> {
         let shared = &self.0;
         if shared.on_own_reactor() {
