@@ -11,10 +11,12 @@
 //! - `nrt_close` first stops accepting calls, then lets the device complete everything
 //!   already scheduled (`Device::shutdown`), then forgets every model, tensor and set.
 
+pub use neuron_sys::Generation;
+
 use crate::model;
 use crate::tensor::{self, MemoryAccount};
 use neuron_sys::{
-    nrt_framework_type_t, Generation, NRT_CLOSED, NRT_FAILURE, NRT_FRAMEWORK_TYPE_NO_FW,
+    nrt_framework_type_t, NRT_CLOSED, NRT_FAILURE, NRT_FRAMEWORK_TYPE_NO_FW,
     NRT_FRAMEWORK_TYPE_PRECHECK, NRT_INVALID, NRT_RESOURCE, NRT_STATUS, NRT_UNINITIALIZED,
 };
 use parking_lot::{Mutex, RwLock};

@@ -220,7 +220,14 @@ pub fn parse(bytes: &[u8]) -> Result<ModelSpec, LoadError> {
         }
         neff::Sniff::NotNeff => {}
     }
-    ModelSpec::parse(bytes)
+    let spec = ModelSpec::parse(bytes)?;
+    // The fault syntax belongs to the device layer; a rule it cannot read is refused
+    // here, at load, rather than at every execution.
+    for f in &spec.faults {
+        crate::device::fault::parse_rule(f)
+            .map_err(|e| Failure::new(NRT_INVALID, format!("fault '{f}': {e}")))?;
+    }
+    Ok(spec)
 }
 
 /// Load a model on `vnc` (-1: the visible core with the fewest models, lowest first).

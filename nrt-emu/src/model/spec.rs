@@ -149,6 +149,25 @@ impl ModelSpec {
         }
     }
 
+    /// The standard add model: inputs `a`, `b` and output `out`, all `dtype` of
+    /// `shape`; `out = a + b`.
+    pub fn add_model(name: &str, dtype: Dtype, shape: &[u32]) -> ModelSpec {
+        ModelSpec::new(name)
+            .input("a", dtype, shape)
+            .input("b", dtype, shape)
+            .output("out", dtype, shape)
+            .op(OpSpec::add("out", "a", "b"))
+    }
+
+    /// The standard matmul model: `y[m,n] = x[m,k] · w[k,n]`.
+    pub fn matmul_model(name: &str, dtype: Dtype, m: u32, k: u32, n: u32) -> ModelSpec {
+        ModelSpec::new(name)
+            .input("x", dtype, &[m, k])
+            .input("w", dtype, &[k, n])
+            .output("y", dtype, &[m, n])
+            .op(OpSpec::matmul("y", "x", "w"))
+    }
+
     /// Set the simulated execution time in nanoseconds.
     pub fn time_ns(mut self, ns: u64) -> ModelSpec {
         self.time_ns = ns;
