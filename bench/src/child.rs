@@ -153,7 +153,9 @@ pub fn run(case: &Case, lib: &Path, model_path: &Path) -> Result<Row, String> {
     } else {
         measure_raw(case, &rt, &model, &emu)?
     };
-    let last_completed = rt.last_completed().ok();
+    // Release times live in the runtime: read them before closing it.
+    let (p50, p99, samples) =
+        notify_latency(&emu, rt.last_completed().ok(), &measured.outcome.notices);
     rt.close(model);
 
     let m = &measured;
@@ -167,7 +169,6 @@ pub fn run(case: &Case, lib: &Path, model_path: &Path) -> Result<Row, String> {
         None => (requests * case.model_us * 1000, "computed"),
     };
     let app_cpu = m.meter.process_cpu_ns.saturating_sub(m.meter.emu_cpu_ns);
-    let (p50, p99, samples) = notify_latency(&emu, last_completed, &m.outcome.notices);
     Ok(Row {
         pattern: case.pattern.name().to_string(),
         api: case.api.clone(),

@@ -11,7 +11,8 @@ use nrt_emu::observe::nrtemu_xu_stats_t;
 use std::ffi::{c_void, CString};
 use std::path::Path;
 
-type XuStatsFn = unsafe extern "C" fn(u32, nrta_xu_t, u32, *mut nrtemu_xu_stats_t) -> NRT_STATUS;
+type XuStatsFn =
+    unsafe extern "C" fn(u32, nrta_xu_t, std::ffi::c_int, *mut nrtemu_xu_stats_t) -> NRT_STATUS;
 type ThreadCpuFn = unsafe extern "C" fn(*mut u64) -> NRT_STATUS;
 type CompletionTimeFn = unsafe extern "C" fn(nrta_seq_t, *mut u64, *mut u64) -> NRT_STATUS;
 
