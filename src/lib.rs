@@ -8,6 +8,7 @@
 //! - [`backend`]: the one seam to a runtime, with a channel per async generation of libnrt
 //!   (SDK 2.28, 2.29, 2.30+) over `neuron-sys`, and a mock for unit tests.
 pub mod backend;
+#[deny(missing_docs)]
 pub mod ffi;
 pub mod log;
 pub mod predict;

@@ -92,31 +92,33 @@ impl Status {
     }
 
     /// Every status, for tables and tests.
-    pub const ALL: [Status; 19] = [
-        Status::Ok,
-        Status::BacklogFull,
-        Status::Timeout,
-        Status::NullArgument,
-        Status::InvalidArgument,
-        Status::Panic,
-        Status::LoadFailed,
-        Status::Runtime,
-        Status::Unsupported,
-        Status::Busy,
-        Status::WouldDeadlock,
-        Status::Closed,
-        Status::UnknownTicket,
-        Status::Resource,
-        Status::WrongMode,
-        Status::ExecError,
-        Status::QueueFailed,
-        Status::Cancelled,
-        Status::DeadlineExceeded,
-    ];
+    pub const fn all() -> [Status; 19] {
+        [
+            Status::Ok,
+            Status::BacklogFull,
+            Status::Timeout,
+            Status::NullArgument,
+            Status::InvalidArgument,
+            Status::Panic,
+            Status::LoadFailed,
+            Status::Runtime,
+            Status::Unsupported,
+            Status::Busy,
+            Status::WouldDeadlock,
+            Status::Closed,
+            Status::UnknownTicket,
+            Status::Resource,
+            Status::WrongMode,
+            Status::ExecError,
+            Status::QueueFailed,
+            Status::Cancelled,
+            Status::DeadlineExceeded,
+        ]
+    }
 
     /// The status with C value `code`, if there is one (codes come from C as integers).
     pub fn from_code(code: u32) -> Option<Status> {
-        Status::ALL.iter().copied().find(|s| s.code() == code)
+        Status::all().iter().copied().find(|s| s.code() == code)
     }
 
     /// The C name and a one-line description, as static strings (no thread state).
