@@ -1,6 +1,8 @@
 //! Cross-check with the C compiler: a program compiled against the project's own headers
 //! (`nrt-emu/include/nrt/*.h`, ABI-identical to the vendor's SDK 2.28 headers) prints
-//! sizeof/_Alignof/offsetof and enum values, which must equal the Rust side's.
+//! sizeof/_Alignof/offsetof and enum values, which must equal the Rust side's. It runs
+//! twice: with the default `NRT_ASYNC_API_VERSION` (2, SDK 2.28: `gen_a`) and with 3
+//! (SDK 2.29+: `gen_b`).
 //! `NRT_INCLUDE_DIR=/opt/aws/neuron/include` runs the same check against the vendor's headers.
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
@@ -129,7 +131,6 @@ fn checks() -> Checks {
             num_tensors
         }
     );
-    layout!(checks, nrta_error_t { seq_id, error_code });
     layout!(checks, nrt_ucode_img { bin, size });
     layout!(checks, nrt_ucode_info { iram, dram });
     for (c_type, size) in [
@@ -227,19 +228,6 @@ fn checks() -> Checks {
         NRTA_SEQ_NUM_MAX,
         NRTA_SEQ_NUM_MASK,
     );
-    // The default headers are the SDK 2.28 ones, so the XU numbering is Gen A's.
-    {
-        use neuron_sys::gen_a::*;
-        values!(
-            checks,
-            NRTA_XU_TENSOR_READ,
-            NRTA_XU_TENSOR_WRITE,
-            NRTA_XU_TENSOR_OP,
-            NRTA_XU_COMPUTE,
-            NRTA_XU_COLLECTIVES,
-            NRTA_XU_TYPE_NUM,
-        );
-    }
     // The sequence macros do not parenthesise their argument, so pass a parenthesised one.
     let seq: nrta_seq_t = 0xBEEF_0000_0000_0001 | 0x1234_5678;
     checks.push((
@@ -250,6 +238,35 @@ fn checks() -> Checks {
         format!("NRTA_SEQ_GET_SEQ_NUM((0x{seq:x}ull))"),
         nrta_seq_get_seq_num(seq),
     ));
+    checks
+}
+
+/// What differs between `-DNRT_ASYNC_API_VERSION=2` (SDK 2.28, the default) and `=3`
+/// (SDK 2.29+): the XU numbering, and the tracker entry that exists only in 2.28.
+fn async_checks(api: u32) -> Checks {
+    let mut checks = Checks::new();
+    if api == 2 {
+        use neuron_sys::gen_a::*;
+        layout!(checks, nrta_error_t { seq_id, error_code });
+        values!(
+            checks,
+            NRTA_XU_TENSOR_READ,
+            NRTA_XU_TENSOR_WRITE,
+            NRTA_XU_TENSOR_OP,
+            NRTA_XU_COMPUTE,
+            NRTA_XU_COLLECTIVES,
+            NRTA_XU_TYPE_NUM,
+        );
+    } else {
+        use neuron_sys::gen_b::*;
+        values!(
+            checks,
+            NRTA_XU_TENSOR_OP,
+            NRTA_XU_COMPUTE,
+            NRTA_XU_COLLECTIVES,
+            NRTA_XU_TYPE_NUM,
+        );
+    }
     checks
 }
 
@@ -296,31 +313,56 @@ fn rust_layouts_and_values_match_the_c_headers() {
         return;
     }
 
-    let checks = checks();
-    let dir = std::env::temp_dir().join(format!("neuron-sys-c-layout-{}", std::process::id()));
+    // The vendor's 2.28 headers know only the default API; ours take both.
+    let apis: &[u32] = if std::env::var_os("NRT_INCLUDE_DIR").is_some() {
+        &[2]
+    } else {
+        &[2, 3]
+    };
+    for &api in apis {
+        let mut checks = checks();
+        checks.extend(async_checks(api));
+        compare_with_c(&include, api, &checks);
+    }
+}
+
+/// Compiles and runs the program for `checks` with `-DNRT_ASYNC_API_VERSION=api` and
+/// asserts every printed value equals the Rust one.
+fn compare_with_c(include: &Path, api: u32, checks: &Checks) {
+    let dir =
+        std::env::temp_dir().join(format!("neuron-sys-c-layout-{}-{api}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let source = dir.join("layout.c");
     let binary = dir.join("layout");
-    std::fs::write(&source, c_program(&checks)).unwrap();
+    std::fs::write(&source, c_program(checks)).unwrap();
 
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let compiled = Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-o"])
+        .args(["-std=c11", "-Wall", "-Wextra"])
+        .arg(format!("-DNRT_ASYNC_API_VERSION={api}"))
+        .arg("-o")
         .arg(&binary)
         .arg("-I")
-        .arg(&include)
+        .arg(include)
         .arg(&source)
         .output()
         .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+    let run = compiled
+        .status
+        .success()
+        .then(|| Command::new(&binary).output().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         compiled.status.success(),
-        "the C cross-check program does not compile against {}:\n{}",
+        "the C cross-check program (API {api}) does not compile against {}:\n{}",
         include.display(),
         String::from_utf8_lossy(&compiled.stderr)
     );
-
-    let run = Command::new(&binary).output().unwrap();
-    assert!(run.status.success(), "the C cross-check program failed");
+    let run = run.unwrap();
+    assert!(
+        run.status.success(),
+        "the C cross-check program (API {api}) failed"
+    );
     let printed: Vec<u64> = String::from_utf8(run.stdout)
         .unwrap()
         .lines()
@@ -333,14 +375,13 @@ fn rust_layouts_and_values_match_the_c_headers() {
         .filter(|((_, rust), c)| rust != *c)
         .map(|((expr, rust), c)| format!("{expr}: C says {c}, Rust says {rust}"))
         .collect();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         mismatches.is_empty(),
-        "C and Rust disagree:\n{}",
+        "C (API {api}) and Rust disagree:\n{}",
         mismatches.join("\n")
     );
     eprintln!(
-        "{} layout and value checks agree with the C compiler",
+        "API {api}: {} layout and value checks agree with the C compiler",
         checks.len()
     );
 }
