@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 pub struct Emu {
     pub lib: Libnrt,
     pub gen: Generation,
-    get_xu_stats: unsafe extern "C" fn(u32, u32, c_int, *mut nrtemu_xu_stats_t) -> NRT_STATUS,
-    get_config: unsafe extern "C" fn(*mut nrtemu_config_t) -> NRT_STATUS,
+    pub get_xu_stats: unsafe extern "C" fn(u32, u32, c_int, *mut nrtemu_xu_stats_t) -> NRT_STATUS,
+    pub get_config: unsafe extern "C" fn(*mut nrtemu_config_t) -> NRT_STATUS,
     pub reset_stats: unsafe extern "C" fn() -> NRT_STATUS,
     pub thread_cpu_ns: unsafe extern "C" fn(*mut u64) -> NRT_STATUS,
     pub completion_time: unsafe extern "C" fn(u64, *mut u64, *mut u64) -> NRT_STATUS,
