@@ -22,7 +22,10 @@ pub fn emu() -> &'static Emu {
         let name = nrt_emu::selected_generation();
         let path = nrt_emu::library_path(&name);
         let lib = Libnrt::load_path(&path).unwrap_or_else(|e| {
-            panic!("load {}: {e} (run `cargo build --workspace` first)", path.display())
+            panic!(
+                "load {}: {e} (run `cargo build --workspace` first)",
+                path.display()
+            )
         });
         let c = CString::new(path.to_str().expect("utf-8 path")).unwrap();
         // SAFETY: RTLD_NOLOAD only returns the handle of the library already loaded above.
@@ -66,7 +69,8 @@ impl Session {
     pub fn start() -> Session {
         let e = emu();
         // SAFETY: valid arguments for the prototype.
-        let s = unsafe { (e.lib.core.nrt_init)(NRT_FRAMEWORK_TYPE_NO_FW, c"".as_ptr(), c"".as_ptr()) };
+        let s =
+            unsafe { (e.lib.core.nrt_init)(NRT_FRAMEWORK_TYPE_NO_FW, c"".as_ptr(), c"".as_ptr()) };
         assert_eq!(s, NRT_SUCCESS, "nrt_init");
         Session
     }
@@ -81,7 +85,9 @@ impl Drop for Session {
 
 /// The checked-in model file `name` (under `nrt-emu/models/`).
 pub fn model_file(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -89,7 +95,8 @@ pub fn model_file(name: &str) -> Vec<u8> {
 pub fn load(bytes: &[u8], vnc: i32) -> (NRT_STATUS, *mut nrt_model_t) {
     let mut m: *mut nrt_model_t = std::ptr::null_mut();
     // SAFETY: a valid buffer and out-pointer.
-    let s = unsafe { (emu().lib.core.nrt_load)(bytes.as_ptr().cast(), bytes.len(), vnc, -1, &mut m) };
+    let s =
+        unsafe { (emu().lib.core.nrt_load)(bytes.as_ptr().cast(), bytes.len(), vnc, -1, &mut m) };
     (s, m)
 }
 
@@ -98,7 +105,13 @@ pub fn device_tensor(vnc: i32, size: usize) -> *mut nrt_tensor_t {
     let mut t: *mut nrt_tensor_t = std::ptr::null_mut();
     // SAFETY: valid out-pointer and name.
     let s = unsafe {
-        (emu().lib.core.nrt_tensor_allocate)(NRT_TENSOR_PLACEMENT_DEVICE, vnc, size, c"t".as_ptr(), &mut t)
+        (emu().lib.core.nrt_tensor_allocate)(
+            NRT_TENSOR_PLACEMENT_DEVICE,
+            vnc,
+            size,
+            c"t".as_ptr(),
+            &mut t,
+        )
     };
     assert_eq!(s, NRT_SUCCESS, "allocate {size} bytes on core {vnc}");
     t
@@ -129,7 +142,10 @@ pub fn set_of(entries: &[(&str, *mut nrt_tensor_t)]) -> *mut nrt_tensor_set_t {
         assert_eq!((c.nrt_allocate_tensor_set)(&mut set), NRT_SUCCESS);
         for (name, t) in entries {
             let n = CString::new(*name).unwrap();
-            assert_eq!((c.nrt_add_tensor_to_tensor_set)(set, n.as_ptr(), *t), NRT_SUCCESS);
+            assert_eq!(
+                (c.nrt_add_tensor_to_tensor_set)(set, n.as_ptr(), *t),
+                NRT_SUCCESS
+            );
         }
     }
     set
@@ -140,13 +156,17 @@ pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 pub fn to_f32(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 /// Run `f` with the environment variables set (None: removed), restoring them after.
 pub fn with_env<R>(vars: &[(&str, Option<&str>)], f: impl FnOnce() -> R) -> R {
-    let saved: Vec<(String, Option<String>)> =
-        vars.iter().map(|(k, _)| (k.to_string(), std::env::var(k).ok())).collect();
+    let saved: Vec<(String, Option<String>)> = vars
+        .iter()
+        .map(|(k, _)| (k.to_string(), std::env::var(k).ok()))
+        .collect();
     for (k, v) in vars {
         match v {
             Some(v) => std::env::set_var(k, v),
