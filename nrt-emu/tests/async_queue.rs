@@ -171,14 +171,16 @@ fn busy_time_is_the_sum_of_costs_and_transfers_overlap_compute() {
     let buf = vec![7u8; 1 << 20];
     let mut rets = vec![0u32; 8];
     let (r_exec, r_write) = rets.split_at_mut(4);
-    let mut last_exec = 0;
-    for r in r_exec.iter_mut() {
-        last_exec = sched.execute(m, &io, r).unwrap();
-    }
-    let mut last_write = 0;
-    for r in r_write.iter_mut() {
-        last_write = sched.write(big, &buf, 0, r).unwrap();
-    }
+    let ex: Vec<_> = r_exec
+        .iter_mut()
+        .map(|r| sched.execute(m, &io, r).unwrap())
+        .collect();
+    let wr: Vec<_> = r_write
+        .iter_mut()
+        .map(|r| sched.write(big, &buf, 0, r).unwrap())
+        .collect();
+    let (first_exec, last_exec) = (ex[0], ex[3]);
+    let (first_write, last_write) = (wr[0], wr[3]);
     let start = std::time::Instant::now();
     wait(last_exec);
     wait(last_write);
@@ -197,14 +199,26 @@ fn busy_time_is_the_sum_of_costs_and_transfers_overlap_compute() {
         4 * write_cost,
         "busy = sum of transfer costs, exactly"
     );
-    // Both units were busy at the same time: the whole took about the longer of the
-    // two, not their sum.
-    let longer = (4 * model_ns).max(4 * write_cost);
+    // Both units were busy at the same time, read from the device timeline: the first
+    // write ran while the executions were running (its interval lies inside theirs).
+    let end_of = |id| {
+        let (mut end, mut rel) = (0u64, 0u64);
+        assert_eq!(
+            unsafe { (emu().completion_time)(id, &mut end, &mut rel) },
+            NRT_SUCCESS
+        );
+        end
+    };
+    let exec_span = (end_of(first_exec) - model_ns, end_of(last_exec));
+    let w1 = end_of(first_write);
     assert!(
-        wall < 4 * model_ns + 4 * write_cost,
-        "transfers overlapped compute: wall {wall} ns"
+        w1 - write_cost < exec_span.1 && w1 > exec_span.0,
+        "write [{}, {w1}] overlaps compute [{}, {}]",
+        w1 - write_cost,
+        exec_span.0,
+        exec_span.1
     );
-    assert!(wall >= longer, "cannot finish before the busier unit");
+    assert!(wall > 0);
     assert_eq!(c.idle_ns + c.busy_ns, c.idle_ns + 4 * model_ns);
     assert!(c.late_count == 4 && c.late_max_ns >= c.late_p99_ns && c.late_p99_ns >= c.late_p50_ns);
     let mut cpu = 0;
@@ -226,6 +240,7 @@ fn back_to_back_requests_leave_no_idle_time() {
     let m = load(&add_model("m", 16, 200_000, &[]));
     let io = AddIo::new(m, 16);
     let sched = Sched::new();
+    let t0 = mono_ns();
     assert_eq!(unsafe { (emu().reset_stats)() }, NRT_SUCCESS);
     let mut rets = vec![0u32; 5];
     let mut ids = Vec::new();
@@ -235,10 +250,27 @@ fn back_to_back_requests_leave_no_idle_time() {
     wait(*ids.last().unwrap());
     let c = stats(0, xu_compute(), 0);
     assert_eq!(c.busy_ns, 5 * 200_000);
-    // Only the gap before the first request (from the reset to its arrival) is idle.
-    assert!(
-        c.idle_ns < 200_000,
-        "queued requests start when the previous one ends: idle {}",
-        c.idle_ns
+    // Only the gap before the first request (from the reset to its start) is idle:
+    // the queued ones start exactly when the previous one ends.
+    let (mut end1, mut rel) = (0u64, 0u64);
+    assert_eq!(
+        unsafe { (emu().completion_time)(ids[0], &mut end1, &mut rel) },
+        NRT_SUCCESS
     );
+    let start1 = end1 - 200_000;
+    assert!(
+        c.idle_ns <= start1 - t0,
+        "idle {} > gap before the first request {}",
+        c.idle_ns,
+        start1 - t0
+    );
+}
+
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -275,6 +275,20 @@ impl Device {
         let s = &*self.shared;
         let idx = s.index(req.lnc, s.cfg.api.xu_of(req.kind), req.queue)?;
         let xu = &s.xus[idx];
+        // A full queue is refused without taking the lock, so an application that polls
+        // by retrying never contends with the release thread (which would then park on
+        // the lock and release late). Rechecked under the lock below.
+        if !req.unbounded
+            && xu
+                .issued
+                .load(Ordering::Acquire)
+                .saturating_sub(xu.completed.load(Ordering::Acquire))
+                >= u64::from(s.cfg.queue_depth)
+            && !xu.dead.load(Ordering::Acquire)
+            && !s.closed.load(Ordering::Acquire)
+        {
+            return Err(NRT_QUEUE_FULL);
+        }
         let now = clock::now_ns();
         let mut st = xu.state.lock();
         if s.closed.load(Ordering::SeqCst) {
@@ -422,7 +436,9 @@ impl Device {
             dead: u32::from(x.dead.load(Ordering::Acquire)),
             ..Default::default()
         };
-        out.in_flight = out.issued - x.completed.load(Ordering::Acquire);
+        out.in_flight = out
+            .issued
+            .saturating_sub(x.completed.load(Ordering::Acquire));
         st.counters.fill(&mut out);
         Ok(out)
     }
