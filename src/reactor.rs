@@ -288,17 +288,17 @@ fn deliver(
     }
     if !batch.is_empty() {
         latencies.clear();
-        let mut last = 0;
+        let mut tickets = Vec::with_capacity(batch.len());
         let mut panicked = false;
         for d in batch {
             let now = sys::now_ns();
             latencies.push(now.saturating_sub(Shared::retire_ns(&d)));
-            last = d.completion.ticket;
+            tickets.push(d.completion.ticket);
             if catch_unwind(AssertUnwindSafe(|| q.run_callback(d, now))).is_err() {
                 panicked = true;
             }
         }
-        q.delivered(last, latencies);
+        q.delivered(&tickets, latencies);
         if panicked {
             log!(
                 Level::Error,

@@ -172,8 +172,16 @@ impl Drop for Runtime {
         for q in &queues {
             let _ = q.destroy(Duration::from_secs(1));
         }
-        self.registry.graveyard.lock().clear();
+        // Stop the device before freeing storage it may still write into; when nrtq did
+        // not initialise libnrt (so the device keeps running after us), leak it instead.
+        let graveyard = std::mem::take(&mut *self.registry.graveyard.lock());
+        let owned = self.device.owns_runtime();
         self.device.shutdown();
+        if owned {
+            drop(graveyard);
+        } else {
+            std::mem::forget(graveyard);
+        }
         trace::finish();
     }
 }

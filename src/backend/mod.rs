@@ -79,4 +79,8 @@ pub trait Device: Send + Sync {
     /// Release anything the device holds for the process (e.g. `nrt_close` if nrtq
     /// called `nrt_init`). Called once, when the runtime handle closes.
     fn shutdown(&self) {}
+    /// Whether [`Device::shutdown`] stops the runtime (nothing runs on after it).
+    fn owns_runtime(&self) -> bool {
+        true
+    }
 }

@@ -161,6 +161,10 @@ impl Device for NrtDevice {
         }
     }
 
+    fn owns_runtime(&self) -> bool {
+        self.owns_init.load(Ordering::SeqCst)
+    }
+
     fn shutdown(&self) {
         if let Some(neuron_sys::AsyncFns::GenB(f)) = &self.lib.asyncs {
             if let Some(ev) = &f.events {

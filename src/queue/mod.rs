@@ -12,7 +12,7 @@
 //! lock held.
 pub mod state;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -204,7 +204,15 @@ struct Inner {
     /// Completed, not yet handed to a callback (callback mode) or reaped (reap mode).
     done: VecDeque<Done>,
     /// Tickets up to this one have been delivered (callback returned / put up for reaping).
-    delivered_through: u64,
+    /// Accepted tickets not yet delivered (callback returned / put up for reaping).
+    /// Completion order is ticket order except where the state machine completes requests
+    /// early (cancellation, refusal at refill), so a set, not a watermark.
+    outstanding: BTreeSet<u64>,
+    /// Reap mode: a completion counts as delivered when it is put up for reaping.
+    reap_mode: bool,
+    /// Requests were completed while the device may still hold them (dead XU, deadline,
+    /// destroy timeout): the channel's per-request storage must outlive the queue.
+    abandoned: bool,
     errors: VecDeque<Completion>,
     errors_dropped: u64,
     predictor: Predictor,
@@ -337,6 +345,9 @@ impl Inner {
 
     fn push_done(&mut self, d: Done, error_cap: usize) {
         self.record_done(&d, error_cap);
+        if self.reap_mode {
+            self.outstanding.remove(&d.completion.ticket);
+        }
         self.done.push_back(d);
     }
 
@@ -359,6 +370,7 @@ impl Inner {
                 // First retire what the device reports finished, with their own statuses,
                 // then fail the rest in order: device-held, then backlog.
                 self.retire(now, queue, error_cap);
+                self.abandoned |= !self.in_flight.is_empty();
                 while let Some(fl) = self.in_flight.pop_front() {
                     self.free_slots.push(fl.slot);
                     let d = fl
@@ -570,7 +582,9 @@ impl Shared {
             in_flight: VecDeque::with_capacity(cfg.depth),
             free_slots: (0..cfg.depth).rev().collect(),
             done: VecDeque::new(),
-            delivered_through: 0,
+            outstanding: BTreeSet::new(),
+            reap_mode: cfg.delivery == Delivery::Reap,
+            abandoned: false,
             errors: VecDeque::new(),
             errors_dropped: 0,
             predictor: Predictor::default(),
@@ -662,8 +676,6 @@ impl Shared {
             Delivery::Callback => std::mem::take(&mut g.done),
             Delivery::Reap => {
                 if !g.done.is_empty() {
-                    let last = g.done.back().map(|d| d.completion.ticket).unwrap_or(0);
-                    g.delivered_through = g.delivered_through.max(last);
                     if let Some(b) = &self.reap_bell {
                         b.ring();
                     }
@@ -717,9 +729,11 @@ impl Shared {
 
     /// After the completion thread ran a batch of callbacks: advance the delivered
     /// watermark, record notification latencies, wake waiters.
-    pub(crate) fn delivered(&self, last_ticket: u64, latencies: &[u64]) {
+    pub(crate) fn delivered(&self, tickets: &[u64], latencies: &[u64]) {
         let mut g = self.inner.lock();
-        g.delivered_through = g.delivered_through.max(last_ticket);
+        for t in tickets {
+            g.outstanding.remove(t);
+        }
         for &l in latencies {
             g.complete_to_notify.record(l);
         }
@@ -860,6 +874,7 @@ impl Queue {
         }
         g.next_ticket += 1;
         g.submitted += 1;
+        g.outstanding.insert(ticket);
         trace::instant(shared.id, "submitted", ticket, now);
         shared.set_active(g);
         Ok(ticket)
@@ -939,7 +954,7 @@ impl Queue {
                 ));
             }
         }
-        self.wait_for("wait", timeout, |g| g.delivered_through >= ticket)
+        self.wait_for("wait", timeout, |g| !g.outstanding.contains(&ticket))
     }
 
     /// Wait until the backlog and the device are empty and every completion delivered.
@@ -948,7 +963,7 @@ impl Queue {
             g.in_flight.is_empty()
                 && g.backlog.is_empty()
                 && g.fatal_pending.is_none()
-                && g.delivered_through + 1 >= g.next_ticket
+                && g.outstanding.is_empty()
         })
     }
 
@@ -1045,10 +1060,11 @@ impl Queue {
         self.begin_destroy()?;
         let result = self.finish_destroy(timeout);
         shared.reactor.remove(shared.id);
-        let channel = shared.inner.lock().channel.take();
-        shared
-            .registry
-            .remove(self, channel.filter(|_| result.is_err()));
+        let (channel, abandoned) = {
+            let mut g = shared.inner.lock();
+            (g.channel.take(), g.abandoned)
+        };
+        shared.registry.remove(self, channel.filter(|_| abandoned));
         trace::flush();
         log!(Level::Info, "queue {} destroyed", shared.id);
         result
@@ -1092,6 +1108,7 @@ impl Queue {
             Err(e) if e.status == Status::Timeout => {
                 let mut g = shared.inner.lock();
                 let now = sys::now_ns();
+                g.abandoned |= !g.in_flight.is_empty();
                 while let Some(fl) = g.in_flight.pop_front() {
                     let d = fl.req.finish(
                         Status::Cancelled,
