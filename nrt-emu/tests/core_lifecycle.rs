@@ -112,10 +112,8 @@ fn version_matches_the_generation() {
     let c = &emu().lib.core;
     let mut v = nrt_version_t::default();
     // SAFETY: valid out-pointer and size.
-    assert_eq!(
-        unsafe { (c.nrt_get_version)(&mut v, std::mem::size_of::<nrt_version_t>()) },
-        NRT_SUCCESS
-    );
+    let s = unsafe { (c.nrt_get_version)(&mut v, std::mem::size_of::<nrt_version_t>()) };
+    assert_eq!(s, NRT_SUCCESS);
     let minor = match emu().generation {
         Generation::Sdk2_28 => 30,
         Generation::Sdk2_29 => 31,
@@ -220,7 +218,8 @@ fn instance_info_and_total_cores() {
 fn visible_cores_follow_the_environment() {
     let _g = serial();
     let total = Some("8");
-    let cases: &[(Option<&str>, Option<&str>, Result<u32, NRT_STATUS>)] = &[
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<u32, NRT_STATUS>);
+    let cases: &[Case] = &[
         (None, None, Ok(8)),
         (Some("3"), None, Ok(1)),
         (Some("3,4,5,6"), None, Ok(4)),

@@ -10,8 +10,8 @@ use std::ptr::{null, null_mut};
 
 macro_rules! f {
     ($name:literal: $ty:ty) => {{
-        // SAFETY: the type is the C prototype of that function (nrt-abi.md §4).
         #[allow(unused_unsafe)] // used both inside and outside unsafe blocks
+        // SAFETY: the type is the C prototype of that function (nrt-abi.md §4).
         let p: $ty = unsafe { emu().sym($name) };
         p
     }};
