@@ -18,6 +18,7 @@ fn statuses(sched: &Sched, ids: &[u64], rets: &[u32]) -> Vec<u32> {
             .collect()
     } else {
         rets.iter()
+            // SAFETY: the status slot is alive (owned by this test) and aligned; the emulator writes it only once, before the completion this test already observed.
             .map(|r| unsafe { std::ptr::read_volatile(r) })
             .collect()
     }
@@ -38,10 +39,11 @@ fn error_faults_by_number_from_model_and_environment() {
     ));
     let io = AddIo::new(m, 16);
     let sched = Sched::new();
-    let mut rets = vec![0u32; 5];
+    let mut rets = [0u32; 5];
     let base = rets.as_mut_ptr();
     let mut ids = Vec::new();
     for i in 0..5 {
+        // SAFETY: `base` points at a live status array (kept until completion); the FFI call gets live handles.
         ids.push(sched.execute(m, &io, unsafe { base.add(i) }).unwrap());
     }
     wait(ids[4]);
@@ -63,7 +65,7 @@ fn reject_fails_the_schedule_call_and_consumes_nothing() {
     let m = load(&add_model("rej", 16, 1_000, &["reject nth=2 code=4"]));
     let io = AddIo::new(m, 16);
     let sched = Sched::new();
-    let mut rets = vec![0u32; 3];
+    let mut rets = [0u32; 3];
     let a = sched.execute(m, &io, &mut rets[0]).unwrap();
     assert_eq!(sched.execute(m, &io, &mut rets[1]), Err(NRT_RESOURCE));
     let b = sched.execute(m, &io, &mut rets[2]).unwrap();
@@ -86,10 +88,11 @@ fn a_dead_xu_refuses_work_and_fails_what_it_held() {
     let t = tensor(1 << 20, c"t");
     let buf = vec![1u8; 1 << 20]; // ~67 µs per write at 16 GB/s
     let sched = Sched::new();
-    let mut rets = vec![0u32; 5];
+    let mut rets = [0u32; 5];
     let base = rets.as_mut_ptr();
     let mut ids = Vec::new();
     for i in 0..5 {
+        // SAFETY: `base` points at a live status array (kept until completion); the FFI call gets live handles.
         ids.push(sched.write(t, &buf, 0, unsafe { base.add(i) }).unwrap());
     }
     wait(ids[4]);
@@ -131,6 +134,7 @@ fn a_hung_request_never_completes_until_close() {
     let mut rets = Box::new([0u32; 3]);
     let base = rets.as_mut_ptr();
     let ids: Vec<_> = (0..3)
+        // SAFETY: `base` points at a live status array (kept until completion); the FFI call gets live handles.
         .map(|i| sched.execute(m, &io, unsafe { base.add(i) }).unwrap())
         .collect();
     wait(ids[0]);
@@ -155,6 +159,7 @@ fn a_hung_request_never_completes_until_close() {
         assert!(e.iter().all(|e| e.error_code == u64::from(NRT_CLOSED)));
     } else {
         let got: Vec<u32> = (0..3)
+            // SAFETY: `base` points at a live array of the statuses; the index is within it.
             .map(|i| unsafe { std::ptr::read_volatile(base.add(i)) })
             .collect();
         assert_eq!(got, vec![NRT_SUCCESS, NRT_CLOSED, NRT_CLOSED]);
@@ -169,6 +174,7 @@ fn a_malformed_fault_line_refuses_the_model() {
         .to_bytes()
         .unwrap();
     let mut m = std::ptr::null_mut();
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     let s = unsafe { (emu().lib.core.nrt_load)(bytes.as_ptr().cast(), bytes.len(), 0, -1, &mut m) };
     assert_eq!(
         s, NRT_INVALID,
@@ -180,6 +186,7 @@ fn a_malformed_fault_line_refuses_the_model() {
 /// A tiny JSON reader: enough to check the trace is well-formed and to count events.
 mod json {
     #[derive(Debug)]
+    #[allow(dead_code, reason = "payloads are read through Debug")]
     pub enum V {
         Null,
         Bool(bool),
@@ -344,9 +351,11 @@ fn the_trace_has_one_complete_event_per_request() {
     let base = rets.as_mut_ptr();
     let mut ids = Vec::new();
     for i in 0..3 {
+        // SAFETY: `base` points at a live status array (kept until completion); the FFI call gets live handles.
         ids.push(sched.execute(m, &io, unsafe { base.add(i) }).unwrap());
     }
     for i in 3..5 {
+        // SAFETY: `base` points at a live status array (kept until completion); the FFI call gets live handles.
         ids.push(sched.write(t, &buf, 0, unsafe { base.add(i) }).unwrap());
     }
     for id in &ids {

@@ -12,6 +12,7 @@ fn run(model_ns: u64, requests: usize) -> nrt_emu::observe::nrtemu_xu_stats_t {
     let io = AddIo::new(m, 16);
     let sched = Sched::new();
     let mut ret = 0u32;
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     assert_eq!(unsafe { (emu().reset_stats)() }, 0);
     let mut issued = 0;
     let mut last_id = 0;

@@ -33,6 +33,7 @@ fn completion_handle_turns_readable_and_stays_readable() {
     let seq = sched.execute(m, &io, std::ptr::null_mut()).unwrap();
     let mut fd = -1;
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (a.nrta_get_completion_handle)(seq, &mut fd) },
         NRT_SUCCESS
     );
@@ -47,6 +48,7 @@ fn completion_handle_turns_readable_and_stays_readable() {
     // Already completed: readable at once.
     let mut fd2 = -1;
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (a.nrta_get_completion_handle)(seq, &mut fd2) },
         NRT_SUCCESS
     );
@@ -55,6 +57,7 @@ fn completion_handle_turns_readable_and_stays_readable() {
     // Never issued: invalid, fd untouched.
     let mut fd3 = -7;
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (a.nrta_get_completion_handle)(seq + 5, &mut fd3) },
         NRT_INVALID
     );
@@ -96,22 +99,27 @@ fn tracker_lists_failed_requests_get_and_clear() {
     let cores = config().lnc_count;
     if cores > 1 {
         assert_eq!(
+            // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
             unsafe { (a.nrta_error_tracker_create)(1, &mut other) },
             NRT_SUCCESS
         );
         let mut seq = 0;
         assert_eq!(
+            // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
             unsafe { (a.nrta_execute_schedule)(m, io.inputs, io.outputs, 0, other, &mut seq) },
             NRT_INVALID
         );
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (a.nrta_error_tracker_destroy)(other) };
     }
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (a.nrta_error_tracker_create)(cores, &mut other) },
         NRT_INVALID
     );
     let mut seq = 0;
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe {
             (a.nrta_execute_schedule)(m, io.inputs, io.outputs, 0, std::ptr::null_mut(), &mut seq)
         },
@@ -142,8 +150,10 @@ fn per_request_status_is_written_once_at_completion() {
     let base: *mut u32 = rets.as_mut_ptr();
     let mut ids = Vec::new();
     for i in 0..3 {
+        // SAFETY: `base` points at a live status array (kept until completion); the FFI call gets live handles.
         ids.push(sched.execute(m, &io, unsafe { base.add(i) }).unwrap());
     }
+    // SAFETY: `base` points at a live array of the statuses; the index is within it.
     let read = |i: usize| unsafe { std::ptr::read_volatile(base.add(i)) };
     assert!(!done(ids[0]), "2 ms requests are still running");
     assert_eq!(read(0), UNSET, "not written before completion");
@@ -152,6 +162,7 @@ fn per_request_status_is_written_once_at_completion() {
     assert_eq!(read(1), NRT_EXEC_BAD_INPUT);
     assert_eq!(read(2), NRT_SUCCESS);
     // Written once: overwrite and make sure nothing writes again.
+    // SAFETY: the status slot is alive (owned by this test) and aligned; the emulator writes it only once, before the completion this test already observed.
     unsafe { std::ptr::write_volatile(base.add(1), UNSET) };
     let extra = sched.execute(m, &io, std::ptr::null_mut()).unwrap();
     wait(extra);
@@ -171,6 +182,7 @@ fn registered_eventfds_signal_per_request_and_per_xu() {
     let sched = Sched::new();
     let xu_fd = eventfd();
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_xu_completion)(0, xu_compute() as _, 0, xu_fd) },
         NRT_SUCCESS
     );
@@ -179,6 +191,7 @@ fn registered_eventfds_signal_per_request_and_per_xu() {
     let seq = sched.execute(m, &io, &mut ret).unwrap();
     let seq_fd = eventfd();
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_seq_id_completion)(seq, seq_fd) },
         NRT_SUCCESS
     );
@@ -190,18 +203,21 @@ fn registered_eventfds_signal_per_request_and_per_xu() {
     assert!(readable(xu_fd, 1000), "per-XU eventfd signalled");
     let mut v = 0u64;
     assert_eq!(
+        // SAFETY: reading 8 bytes from an eventfd this test owns into a local u64.
         unsafe { libc::read(seq_fd, (&mut v as *mut u64).cast(), 8) },
         8
     );
     assert_eq!(v, 1, "one write of 1");
     // Already completed: signalled at once.
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_seq_id_completion)(seq, seq_fd) },
         NRT_SUCCESS
     );
     assert!(readable(seq_fd, 0));
     // Persistent per-XU registration: drained, it signals again for the next request.
     assert_eq!(
+        // SAFETY: reading 8 bytes from an eventfd this test owns into a local u64.
         unsafe { libc::read(xu_fd, (&mut v as *mut u64).cast(), 8) },
         8
     );
@@ -210,10 +226,12 @@ fn registered_eventfds_signal_per_request_and_per_xu() {
     wait(seq2);
     // Removed with -1: no more signals.
     assert_eq!(
+        // SAFETY: reading 8 bytes from an eventfd this test owns into a local u64.
         unsafe { libc::read(xu_fd, (&mut v as *mut u64).cast(), 8) },
         8
     );
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_xu_completion)(0, xu_compute() as _, 0, -1) },
         NRT_SUCCESS
     );
@@ -222,14 +240,17 @@ fn registered_eventfds_signal_per_request_and_per_xu() {
     assert!(!readable(xu_fd, 0), "unregistered");
     // Bad arguments.
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_seq_id_completion)(seq3 + 9, seq_fd) },
         NRT_INVALID
     );
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_xu_completion)(0, 7, 0, xu_fd) },
         NRT_INVALID
     );
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (ev.nrta_event_register_seq_id_completion)(seq, 100_000) },
         NRT_INVALID
     );
@@ -249,6 +270,7 @@ fn close_completes_in_flight_work_with_an_error() {
     let mut fd = -1;
     if let Some(a) = emu().lib.gen_a() {
         assert_eq!(
+            // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
             unsafe { (a.nrta_get_completion_handle)(seq, &mut fd) },
             NRT_SUCCESS
         );
@@ -261,6 +283,7 @@ fn close_completes_in_flight_work_with_an_error() {
         assert_eq!(e.len(), 1);
         assert_eq!((e[0].seq_id, e[0].error_code), (seq, u64::from(NRT_CLOSED)));
     } else {
+        // SAFETY: the status slot is alive (owned by this test) and aligned; the emulator writes it only once, before the completion this test already observed.
         assert_eq!(unsafe { std::ptr::read_volatile(&*ret) }, NRT_CLOSED);
     }
 }

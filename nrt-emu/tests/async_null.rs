@@ -20,6 +20,7 @@ fn null_pointers_get_nrt_invalid() {
     let cc_ctx: *mut *mut nrt_cc_context_t = null_mut();
     let a = emu().lib.asyncs.as_ref().unwrap();
     let inv = NRT_INVALID;
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     unsafe {
         assert_eq!((a.nrta_is_completed())(0, null_mut()), inv);
         assert_eq!((a.nrta_get_sequence())(0, xu_compute(), 0, null_mut()), inv);
@@ -219,12 +220,14 @@ fn a_short_stats_struct_gets_only_its_prefix() {
         ..Default::default()
     };
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (emu().get_xu_stats)(0, xu_compute(), 0, &mut s) },
         NRT_SUCCESS
     );
     assert_eq!((s.struct_size, s.xu, s.issued), (16, xu_compute(), 77));
     s.struct_size = 4;
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (emu().get_xu_stats)(0, xu_compute(), 0, &mut s) },
         NRT_INVALID
     );

@@ -14,7 +14,7 @@ fn queue_full_at_the_depth_changes_nothing() {
     let m = load(&add_model("slow", 16, 2_000_000, &[]));
     let io = AddIo::new(m, 16);
     let sched = Sched::new();
-    let mut rets = vec![0xdead_u32; 6];
+    let mut rets = [0xdead_u32; 6];
     let mut ids = Vec::new();
     for r in rets.iter_mut().take(4) {
         ids.push(sched.execute(m, &io, r).expect("room for 4"));
@@ -23,6 +23,7 @@ fn queue_full_at_the_depth_changes_nothing() {
     let mut seq: nrta_seq_t = 0x1234;
     let mut ret5 = 0xbeef_u32;
     // The fifth is refused and touches nothing: not its out-params, not the counters.
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     let s = unsafe {
         match (emu().lib.gen_a(), emu().lib.gen_b()) {
             (Some(a), _) => {
@@ -66,7 +67,7 @@ fn ids_increase_with_the_xu_id_and_complete_in_order() {
         (xu << 4) as u16,
         "lnc 0 in bits 15..8, type in 7..4, queue 0"
     );
-    let mut rets = vec![0u32; 8];
+    let mut rets = [0u32; 8];
     let mut ids = Vec::new();
     for r in rets.iter_mut() {
         ids.push(sched.execute(m, &io, r).unwrap());
@@ -102,19 +103,24 @@ fn ids_increase_with_the_xu_id_and_complete_in_order() {
     // A number beyond the last issued, and an XU that does not exist, are invalid.
     let mut b = false;
     let is_completed = emu().lib.asyncs.as_ref().unwrap().nrta_is_completed();
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     assert_eq!(unsafe { is_completed(ids[7] + 1, &mut b) }, NRT_INVALID);
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { is_completed(0xff00_0000_0000_0001, &mut b) },
         NRT_INVALID
     );
     let mut s = 0;
     let get = emu().lib.asyncs.as_ref().unwrap().nrta_get_sequence();
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { get(0, xu, 1, &mut s) },
         NRT_INVALID,
         "COMPUTE has one queue"
     );
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     assert_eq!(unsafe { get(0, 99, 0, &mut s) }, NRT_INVALID);
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     assert_eq!(unsafe { get(99, xu, 0, &mut s) }, NRT_INVALID);
     // Outputs were computed: out = a + b = 3i.
     let out = io.read_out();
@@ -140,6 +146,7 @@ fn a_bad_queue_is_refused_at_schedule_time() {
     let m = load(&add_model("m", 16, 1000, &[]));
     let io = AddIo::new(m, 16);
     let mut seq = 0;
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     let s = unsafe {
         match (emu().lib.gen_a(), emu().lib.gen_b()) {
             (Some(a), _) => {
@@ -169,7 +176,7 @@ fn busy_time_is_the_sum_of_costs_and_transfers_overlap_compute() {
     // SAFETY: no arguments.
     assert_eq!(unsafe { (emu().reset_stats)() }, NRT_SUCCESS);
     let buf = vec![7u8; 1 << 20];
-    let mut rets = vec![0u32; 8];
+    let mut rets = [0u32; 8];
     let (r_exec, r_write) = rets.split_at_mut(4);
     let ex: Vec<_> = r_exec
         .iter_mut()
@@ -204,6 +211,7 @@ fn busy_time_is_the_sum_of_costs_and_transfers_overlap_compute() {
     let end_of = |id| {
         let (mut end, mut rel) = (0u64, 0u64);
         assert_eq!(
+            // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
             unsafe { (emu().completion_time)(id, &mut end, &mut rel) },
             NRT_SUCCESS
         );
@@ -222,11 +230,13 @@ fn busy_time_is_the_sum_of_costs_and_transfers_overlap_compute() {
     assert_eq!(c.idle_ns + c.busy_ns, c.idle_ns + 4 * model_ns);
     assert!(c.late_count == 4 && c.late_max_ns >= c.late_p99_ns && c.late_p99_ns >= c.late_p50_ns);
     let mut cpu = 0;
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     assert_eq!(unsafe { (emu().thread_cpu_ns)(&mut cpu) }, NRT_SUCCESS);
     assert!(cpu > 0, "the release thread's CPU time is measured");
     let mut end = 0;
     let mut rel = 0;
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (emu().completion_time)(last_exec, &mut end, &mut rel) },
         NRT_SUCCESS
     );
@@ -241,8 +251,9 @@ fn back_to_back_requests_leave_no_idle_time() {
     let io = AddIo::new(m, 16);
     let sched = Sched::new();
     let t0 = mono_ns();
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     assert_eq!(unsafe { (emu().reset_stats)() }, NRT_SUCCESS);
-    let mut rets = vec![0u32; 5];
+    let mut rets = [0u32; 5];
     let mut ids = Vec::new();
     for r in rets.iter_mut() {
         ids.push(sched.execute(m, &io, r).unwrap());
@@ -254,6 +265,7 @@ fn back_to_back_requests_leave_no_idle_time() {
     // the queued ones start exactly when the previous one ends.
     let (mut end1, mut rel) = (0u64, 0u64);
     assert_eq!(
+        // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
         unsafe { (emu().completion_time)(ids[0], &mut end1, &mut rel) },
         NRT_SUCCESS
     );
@@ -271,6 +283,7 @@ fn mono_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
+    // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

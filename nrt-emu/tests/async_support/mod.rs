@@ -11,6 +11,12 @@ use parking_lot::{Mutex, MutexGuard};
 use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
 
+type GetXuStats = unsafe extern "C" fn(u32, u32, c_int, *mut nrtemu_xu_stats_t) -> NRT_STATUS;
+type GetConfig = unsafe extern "C" fn(*mut nrtemu_config_t) -> NRT_STATUS;
+type NoArgs = unsafe extern "C" fn() -> NRT_STATUS;
+type OutU64 = unsafe extern "C" fn(*mut u64) -> NRT_STATUS;
+type CompletionTime = unsafe extern "C" fn(u64, *mut u64, *mut u64) -> NRT_STATUS;
+
 /// The loaded library and the emulator-only functions.
 pub struct Emu {
     pub lib: Libnrt,
@@ -57,13 +63,17 @@ pub fn emu() -> &'static Emu {
         // (nrt_emu.h).
         unsafe {
             Emu {
-                get_xu_stats: std::mem::transmute::<*mut c_void, _>(sym(c"nrtemu_get_xu_stats")),
-                get_config: std::mem::transmute::<*mut c_void, _>(sym(c"nrtemu_get_config")),
-                reset_stats: std::mem::transmute::<*mut c_void, _>(sym(c"nrtemu_reset_stats")),
-                thread_cpu_ns: std::mem::transmute::<*mut c_void, _>(sym(
+                get_xu_stats: std::mem::transmute::<*mut c_void, GetXuStats>(sym(
+                    c"nrtemu_get_xu_stats",
+                )),
+                get_config: std::mem::transmute::<*mut c_void, GetConfig>(sym(
+                    c"nrtemu_get_config",
+                )),
+                reset_stats: std::mem::transmute::<*mut c_void, NoArgs>(sym(c"nrtemu_reset_stats")),
+                thread_cpu_ns: std::mem::transmute::<*mut c_void, OutU64>(sym(
                     c"nrtemu_get_thread_cpu_ns",
                 )),
-                completion_time: std::mem::transmute::<*mut c_void, _>(sym(
+                completion_time: std::mem::transmute::<*mut c_void, CompletionTime>(sym(
                     c"nrtemu_get_completion_time",
                 )),
                 lib,
@@ -200,6 +210,7 @@ impl AddIo {
         let mut info = std::ptr::null_mut();
         // SAFETY: valid model; `info` writable.
         assert_eq!(
+            // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
             unsafe { (e.nrt_get_model_tensor_info)(model, &mut info) },
             NRT_SUCCESS
         );
@@ -287,6 +298,7 @@ impl Sched {
         if let Some(a) = emu().lib.gen_a() {
             // SAFETY: `tracker` is writable.
             assert_eq!(
+                // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
                 unsafe { (a.nrta_error_tracker_create)(0, &mut tracker) },
                 NRT_SUCCESS
             );
@@ -370,6 +382,7 @@ impl Sched {
         let mut n = 0usize;
         // SAFETY: live tracker; `list`/`n` writable.
         assert_eq!(
+            // SAFETY: an FFI call into the library under test with live handles it returned and valid, writable locals.
             unsafe { (a.nrta_error_tracker_get_list)(self.tracker, &mut list, &mut n) },
             NRT_SUCCESS
         );
