@@ -42,7 +42,8 @@ pub fn library_for(api: &str) -> Result<PathBuf, String> {
 }
 
 /// Runs one case in a child process and parses its `RESULT` line.
-fn run_child(case: &Case, model: &Path) -> Result<Row, String> {
+/// Returns the row and whatever the child wrote to stderr (warnings).
+fn run_child(case: &Case, model: &Path) -> Result<(Row, String), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let lib = library_for(&case.api)?;
     let mut child = Command::new(exe)
@@ -91,7 +92,7 @@ fn run_child(case: &Case, model: &Path) -> Result<Row, String> {
         return Err(format!("timed out after {} s", CASE_TIMEOUT.as_secs()));
     }
     match stdout.lines().find(|l| l.starts_with("RESULT ")) {
-        Some(line) if status.success() => Row::from_line(line),
+        Some(line) if status.success() => Ok((Row::from_line(line)?, stderr)),
         _ => Err(format!(
             "exit {status}: {}",
             stderr.trim().lines().last().unwrap_or("(no message)")
@@ -170,7 +171,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
         let result = run_child(case, &model_files[&case.model_us]);
         let took = t0.elapsed().as_secs_f64();
         match result {
-            Ok(row) => {
+            Ok((row, warnings)) => {
                 println!(
                     "[{:>3}/{}] {}  {} ({took:.2} s)",
                     i + 1,
@@ -178,6 +179,9 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
                     case.label(),
                     summary(&row)
                 );
+                for w in warnings.lines().filter(|l| !l.trim().is_empty()) {
+                    println!("          {w}");
+                }
                 rows.push(row);
             }
             Err(e) => {

@@ -36,6 +36,8 @@ fn check(what: &str, s: NRT_STATUS) -> Result<(), String> {
 pub struct Runtime {
     pub lib: Libnrt,
     pub generation: Generation,
+    /// Where the library was loaded from (libnrtq loads the same one).
+    pub path: std::path::PathBuf,
 }
 
 impl Runtime {
@@ -56,7 +58,11 @@ impl Runtime {
         let s =
             unsafe { (lib.core.nrt_init)(NRT_FRAMEWORK_TYPE_NO_FW, c"".as_ptr(), c"".as_ptr()) };
         check("nrt_init", s)?;
-        Ok(Runtime { lib, generation })
+        Ok(Runtime {
+            lib,
+            generation,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The COMPUTE unit's number in this generation.
@@ -230,6 +236,13 @@ pub struct Model {
     pub tensors: Vec<TensorDesc>,
 }
 
+impl Model {
+    /// The `nrt_model_t *`, as libnrtq takes it (`void *`).
+    pub fn as_void(&self) -> *mut std::ffi::c_void {
+        self.ptr.cast()
+    }
+}
+
 // SAFETY: the model handle is a process-global runtime object; the runtime accepts it
 // from any thread (the patterns' threads schedule on it concurrently, as the issue asks).
 unsafe impl Sync for Model {}
@@ -251,6 +264,17 @@ unsafe impl Send for Slot {}
 unsafe impl Sync for Slot {}
 
 impl Slot {
+    /// The input set's address (libnrtq takes `void *`), as an integer that can cross
+    /// threads.
+    pub fn input_addr(&self) -> usize {
+        self.input as usize
+    }
+
+    /// The output set's address, likewise.
+    pub fn output_addr(&self) -> usize {
+        self.output as usize
+    }
+
     /// The final status of the last request scheduled with this slot (2.29+), once its
     /// completion has been observed through `nrta_get_sequence`.
     pub fn status(&self) -> NRT_STATUS {

@@ -62,13 +62,18 @@ impl Permits {
             match self.taken.compare_exchange_weak(
                 cur,
                 cur + 1,
-                Ordering::Relaxed,
+                Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return true,
                 Err(now) => cur = now,
             }
         }
+    }
+
+    /// Permits taken so far (each one a request that was or will be submitted).
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Acquire)
     }
 }
 
