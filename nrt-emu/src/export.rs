@@ -7,18 +7,24 @@
 //! library, exactly as the 2.28 tracker functions do not exist in the real 2.29 runtime;
 //! `gen-build.rs` assigns the ELF version nodes.
 
-/// Define the global function symbol `$name` as a one-instruction trampoline that
-/// tail-jumps to the Rust function `$f` (arguments and return value pass through
-/// untouched). A `.set` alias does not work here: `$f` lives in another crate's object,
-/// so the alias stays undefined and the linker drops it (lld: "version script
-/// assignment ... failed: symbol not defined").
+/// Define the global function symbol `$name` as a one-instruction trampoline, in its own
+/// section, that tail-jumps to the Rust function `$f`: registers and stack are untouched,
+/// so the callee sees the caller's arguments and returns straight to it. A `.set` alias
+/// does not work here: `$f` lives in another crate's object, so the alias would stay
+/// undefined and the linker would drop it.
 #[macro_export]
 macro_rules! export_symbol {
-    ($name:literal => $f:path) => {
+    ($name:ident => $f:path) => {
         ::core::arch::global_asm!(
             concat!(
-                ".globl ", $name, "\n.type ", $name, ",@function\n", $name, ":\n",
-                "    jmp {f}\n.size ", $name, ", . - ", $name
+                ".pushsection .text.", stringify!($name), ",\"ax\",@progbits\n",
+                ".globl ", stringify!($name), "\n",
+                ".type ", stringify!($name), ",@function\n",
+                ".p2align 4\n",
+                stringify!($name), ":\n",
+                "jmp {f}\n",
+                ".size ", stringify!($name), ", . - ", stringify!($name), "\n",
+                ".popsection\n"
             ),
             f = sym $f
         );

@@ -14,22 +14,5 @@ fn set_generation() {
 // nrt_status.h).
 nrt_emu::export_core_symbols!();
 
-
 // The explicit async API of SDK 2.28 ("Gen A") and the emulator-only functions.
-nrt_emu::export_symbol!("nrta_tensor_write" => nrt_emu::abi::async_a::nrta_tensor_write);
-nrt_emu::export_symbol!("nrta_tensor_read" => nrt_emu::abi::async_a::nrta_tensor_read);
-nrt_emu::export_symbol!("nrta_tensor_copy" => nrt_emu::abi::async_a::nrta_tensor_copy);
-nrt_emu::export_symbol!("nrta_execute_schedule" => nrt_emu::abi::async_a::nrta_execute_schedule);
-nrt_emu::export_symbol!("nrta_cc_prepare" => nrt_emu::abi::async_common::nrta_cc_prepare);
-nrt_emu::export_symbol!("nrta_cc_schedule" => nrt_emu::abi::async_a::nrta_cc_schedule);
-nrt_emu::export_symbol!("nrta_is_completed" => nrt_emu::abi::async_common::nrta_is_completed);
-nrt_emu::export_symbol!("nrta_get_sequence" => nrt_emu::abi::async_common::nrta_get_sequence);
-nrt_emu::export_symbol!("nrta_get_completion_handle" => nrt_emu::abi::async_a::nrta_get_completion_handle);
-nrt_emu::export_symbol!("nrta_error_tracker_create" => nrt_emu::abi::async_a::nrta_error_tracker_create);
-nrt_emu::export_symbol!("nrta_error_tracker_destroy" => nrt_emu::abi::async_a::nrta_error_tracker_destroy);
-nrt_emu::export_symbol!("nrta_error_tracker_get_list" => nrt_emu::abi::async_a::nrta_error_tracker_get_list);
-nrt_emu::export_symbol!("nrtemu_get_xu_stats" => nrt_emu::abi::emu::nrtemu_get_xu_stats);
-nrt_emu::export_symbol!("nrtemu_reset_stats" => nrt_emu::abi::emu::nrtemu_reset_stats);
-nrt_emu::export_symbol!("nrtemu_get_thread_cpu_ns" => nrt_emu::abi::emu::nrtemu_get_thread_cpu_ns);
-nrt_emu::export_symbol!("nrtemu_get_config" => nrt_emu::abi::emu::nrtemu_get_config);
-nrt_emu::export_symbol!("nrtemu_get_completion_time" => nrt_emu::abi::emu::nrtemu_get_completion_time);
+nrt_emu::export_gen_a_symbols!();

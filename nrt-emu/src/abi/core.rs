@@ -1563,24 +1563,8 @@ macro_rules! export_core_symbols {
             nrt_build_global_comm, nrt_cc_global_comm_init, nrt_barrier, nrt_all_gather
         );
     };
-    // Each symbol is a one-instruction trampoline that tail-jumps to the Rust function:
-    // registers and stack are untouched, so the callee sees the caller's arguments and
-    // returns straight to it. (An assembler alias, `.set name, target`, cannot define a
-    // symbol whose target lives in another crate's object: it would stay undefined.)
     (@each $($f:ident),* $(,)?) => {
-        $( ::core::arch::global_asm!(
-            concat!(
-                ".pushsection .text.", stringify!($f), ",\"ax\",@progbits\n",
-                ".globl ", stringify!($f), "\n",
-                ".type ", stringify!($f), ",@function\n",
-                ".p2align 4\n",
-                stringify!($f), ":\n",
-                "jmp {f}\n",
-                ".size ", stringify!($f), ", . - ", stringify!($f), "\n",
-                ".popsection\n"
-            ),
-            f = sym $crate::abi::core::$f
-        ); )*
+        $( $crate::export_symbol!($f => $crate::abi::core::$f); )*
     };
 }
 

@@ -10,6 +10,7 @@ pub mod async_b;
 pub mod async_common;
 pub mod core;
 pub mod emu;
+pub mod exports;
 
 use crate::runtime::{self, Failure, Runtime};
 use neuron_sys::{NRT_FAILURE, NRT_INVALID, NRT_STATUS, NRT_SUCCESS, NRT_UNINITIALIZED};
