@@ -140,6 +140,15 @@ fn machine() -> String {
     format!("{cores} × {cpu}, {kernel}")
 }
 
+/// The 1-minute load average: the machine is shared, and other work on its two cores
+/// shows in every figure, so the results say how busy it was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn today() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
@@ -156,6 +165,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
         library_for(api)?;
     }
     let began = Instant::now();
+    let load_before = load_average();
     let model_dir = std::env::temp_dir().join(format!("nrtq-bench-{}", std::process::id()));
     std::fs::create_dir_all(&model_dir).map_err(|e| format!("{}: {e}", model_dir.display()))?;
     let mut model_files = BTreeMap::new();
@@ -201,7 +211,11 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let info = RunInfo {
         command: command.to_string(),
-        machine: machine(),
+        machine: format!(
+            "{}; 1-min load average {load_before} before, {} after",
+            machine(),
+            load_average()
+        ),
         date: today(),
         seconds: began.elapsed().as_secs_f64(),
     };
