@@ -228,6 +228,8 @@ struct Inner {
     fatal_pending: Option<Failure>,
     refill_primed: bool,
     waiters: usize,
+    /// Submitters blocked in `submit_timeout` waiting for backlog room.
+    space_waiters: usize,
     // Counters.
     submitted: u64,
     completed: u64,
@@ -244,7 +246,11 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     cfg: QueueConfig,
     inner: Mutex<Inner>,
+    /// Wakes `wait`/`drain`/destroy when requests complete.
     cond: Condvar,
+    /// Wakes blocked submitters when the backlog has drained to half (batched, so a
+    /// blocked producer wakes once per half-backlog rather than once per completion).
+    space: Condvar,
     reap_bell: Option<EventFd>,
     pub(crate) reactor: Arc<ReactorShared>,
     /// The runtime's list of open queues (this queue removes itself at destroy).
@@ -595,6 +601,7 @@ impl Shared {
             fatal_pending: None,
             refill_primed: cfg.on_refill.is_none(),
             waiters: 0,
+            space_waiters: 0,
             submitted: 0,
             completed: 0,
             failed: 0,
@@ -609,6 +616,7 @@ impl Shared {
             cfg,
             inner: Mutex::new(inner),
             cond: Condvar::new(),
+            space: Condvar::new(),
             reap_bell,
             reactor,
             registry,
@@ -692,6 +700,9 @@ impl Shared {
         }
         if retired > 0 && g.waiters > 0 {
             self.cond.notify_all();
+        }
+        if g.space_waiters > 0 && (g.backlog.len() <= self.cfg.backlog / 2 || !g.state.accepts()) {
+            self.space.notify_all();
         }
         let wait = g.plan(&self.cfg, now);
         if deliver.is_empty() {
@@ -901,9 +912,9 @@ impl Queue {
             if !full || shared.on_own_reactor() {
                 return self.submit_locked(&mut g, work, user_data, callback.take());
             }
-            g.waiters += 1;
-            let timed_out = shared.cond.wait_until(&mut g, deadline).timed_out();
-            g.waiters -= 1;
+            g.space_waiters += 1;
+            let timed_out = shared.space.wait_until(&mut g, deadline).timed_out();
+            g.space_waiters -= 1;
             if timed_out {
                 return self.submit_locked(&mut g, work, user_data, callback.take());
             }
@@ -1086,6 +1097,7 @@ impl Queue {
             shared.id,
             shared.cfg.error_log,
         );
+        shared.space.notify_all();
         shared.active.store(true, Ordering::SeqCst);
         drop(g);
         shared.reactor.kick();
