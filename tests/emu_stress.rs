@@ -145,7 +145,7 @@ fn four_threads_exactly_once_with_injected_errors() {
                 let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (t + 1));
                 for i in 0..n {
                     loop {
-                        let r = if rng.next() % 2 == 0 {
+                        let r = if rng.next() & 1 == 0 {
                             q.submit(io.work(), (t << 32) | i, None)
                         } else {
                             q.submit_timeout(

@@ -210,7 +210,7 @@ fn config_setters_check_values_and_outputs_stay_untouched_on_failure() {
     nrtq_queue_config_free(cfg);
 
     // A library that does not exist: every place tried is in the message, out untouched.
-    let mut rt = 0x1 as *mut nrtq_runtime;
+    let mut rt = std::ptr::dangling_mut::<nrtq_runtime>();
     let st = nrtq_runtime_open(c"/nonexistent/libnrt.so.1".as_ptr(), false, &mut rt);
     assert_eq!(st, NRTQ_ERR_LOAD);
     assert!(
@@ -218,7 +218,7 @@ fn config_setters_check_values_and_outputs_stay_untouched_on_failure() {
         "{}",
         last_error()
     );
-    assert_eq!(rt, 0x1 as *mut nrtq_runtime);
+    assert_eq!(rt, std::ptr::dangling_mut::<nrtq_runtime>());
 }
 
 #[test]
