@@ -21,7 +21,11 @@ fn main() {
     generate_header(&root, &out_dir);
 
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.
-    let profile_dir = out_dir.ancestors().nth(3).expect("OUT_DIR layout").to_path_buf();
+    let profile_dir = out_dir
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR layout")
+        .to_path_buf();
     let soname_link = profile_dir.join(SONAME);
     let _ = std::fs::remove_file(&soname_link);
     std::os::unix::fs::symlink("libnrtq.so", &soname_link).expect("symlink soname");
@@ -37,7 +41,10 @@ fn generate_header(root: &Path, out_dir: &Path) {
         .generate()
         .expect("cbindgen could not generate include/nrtq.h")
         .write_to_file(&generated);
-    println!("cargo:rustc-env=NRTQ_GENERATED_HEADER={}", generated.display());
+    println!(
+        "cargo:rustc-env=NRTQ_GENERATED_HEADER={}",
+        generated.display()
+    );
     if std::env::var_os("NRTQ_UPDATE_HEADER").is_some_and(|v| v == "1") {
         std::fs::copy(&generated, root.join("include/nrtq.h")).expect("update include/nrtq.h");
     }

@@ -18,9 +18,7 @@ fn main() {
     let pkg = std::env::var("CARGO_PKG_NAME").expect("cargo sets CARGO_PKG_NAME");
     let lib_name = pkg.replace('-', "_").replace("_gen", "");
     // nrt-emu-gen-2-28 -> "2.28"
-    let generation = pkg
-        .trim_start_matches("nrt-emu-gen-")
-        .replacen('-', ".", 1);
+    let generation = pkg.trim_start_matches("nrt-emu-gen-").replacen('-', ".", 1);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     let script = if generation == "2.28" {
@@ -33,7 +31,10 @@ fn main() {
     };
     let map = out_dir.join("libnrt.map");
     std::fs::write(&map, script).expect("write version script");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", map.display());
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
+        map.display()
+    );
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libnrt.so.1");
     println!("cargo:rerun-if-changed=../gen-build.rs");
 

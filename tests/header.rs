@@ -17,7 +17,8 @@ fn checked_in() -> String {
 
 #[test]
 fn checked_in_header_matches_generated() {
-    let generated = std::fs::read_to_string(env!("NRTQ_GENERATED_HEADER")).expect("generated header");
+    let generated =
+        std::fs::read_to_string(env!("NRTQ_GENERATED_HEADER")).expect("generated header");
     assert!(
         generated == checked_in(),
         "include/nrtq.h differs from what build.rs generates from src/ffi: run `make header` and commit it"
@@ -30,7 +31,14 @@ fn compile(compiler: &str, std: &str, lang: &str, source: &str) {
     let file = dir.join(if lang == "c" { "t.c" } else { "t.cpp" });
     std::fs::write(&file, source).unwrap();
     let out = Command::new(compiler)
-        .args([&format!("-std={std}"), "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only"])
+        .args([
+            &format!("-std={std}"),
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-fsyntax-only",
+        ])
         .arg("-I")
         .arg(root().join("include"))
         .arg(&file)
@@ -58,14 +66,20 @@ fn declared_functions(header: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (i, line) in header.lines().enumerate() {
         let t = line.trim_start();
-        if t.starts_with('*') || t.starts_with("/*") || t.starts_with('#') || t.starts_with("typedef") {
+        if t.starts_with('*')
+            || t.starts_with("/*")
+            || t.starts_with('#')
+            || t.starts_with("typedef")
+        {
             continue;
         }
         if let Some(pos) = t.find("nrtq_") {
             let rest = &t[pos..];
             if let Some(paren) = rest.find('(') {
                 let name = &rest[..paren];
-                if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !t.starts_with("struct") {
+                if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !t.starts_with("struct")
+                {
                     out.push((i, name.to_string()));
                 }
             }
@@ -107,13 +121,17 @@ fn every_name_is_prefixed() {
             if let Some(start) = rest.find("(*") {
                 rest[start + 2..].split(')').next()
             } else {
-                rest.trim_end_matches(';').split_whitespace().last()
+                rest.trim_end_matches(['{', ';', ' '])
+                    .split_whitespace()
+                    .last()
             }
         } else if t.starts_with("} ") && t.ends_with(';') {
             t[2..].trim_end_matches(';').split_whitespace().last()
         } else if t.starts_with("NRTQ") || t.starts_with("nrtq") {
             None
-        } else if (t.ends_with(',') || t.ends_with("= 0,")) && t.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+        } else if (t.ends_with(',') || t.ends_with("= 0,"))
+            && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        {
             t.split(|c: char| c == ' ' || c == ',').next()
         } else {
             None
@@ -125,6 +143,8 @@ fn every_name_is_prefixed() {
             }
         }
     }
-    assert!(bad.is_empty(), "names in nrtq.h without the nrtq_/NRTQ_ prefix: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "names in nrtq.h without the nrtq_/NRTQ_ prefix: {bad:?}"
+    );
 }
-

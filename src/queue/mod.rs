@@ -694,11 +694,14 @@ impl Shared {
                 VecDeque::new()
             }
         };
+        let mut closed = false;
         if g.in_flight.is_empty() && g.backlog.is_empty() && deliver.is_empty() && g.done.is_empty()
         {
             g.apply(Event::Drained, now, id, cap);
+            // A destroy waiting on a queue that was already drained learns of `Closed` here.
+            closed = matches!(g.state, State::Closed);
         }
-        if retired > 0 && g.waiters > 0 {
+        if (retired > 0 || closed) && g.waiters > 0 {
             self.cond.notify_all();
         }
         if g.space_waiters > 0 && (g.backlog.len() <= self.cfg.backlog / 2 || !g.state.accepts()) {
