@@ -4,6 +4,7 @@
 #   make demo      build everything (debug) and run the demos on the emulator
 #   make test      build everything and run every test, in each async generation
 #   make sanitize  the C examples and the stress test under ASan/UBSan, valgrind and TSan
+#                  (.ci/sanitize), in each async generation
 #   make bench     the benchmark (release build), writing bench/results/
 #   make header    regenerate include/nrtq.h from src/ffi
 #   make install PREFIX=/usr/local   install libnrtq, its header and nrtq.pc
@@ -28,8 +29,8 @@ test: build
 	  NRT_EMU_API=$$api $(CARGO) test --workspace || exit 1; \
 	done
 
-sanitize: build
-	$(MAKE) -C examples-c sanitize
+sanitize:
+	bash .ci/sanitize
 
 bench:
 	$(CARGO) build --workspace --release
