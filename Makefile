@@ -2,7 +2,8 @@
 # steps together so that one command does all the set-up on a fresh machine.
 #
 #   make demo      build everything (debug) and run the demos on the emulator
-#   make test      build everything and run every test, in each async generation
+#   make test      build everything and run every test, in each async generation, then
+#                  the sanitizer suite (make sanitize)
 #   make sanitize  the C examples and the stress test under ASan/UBSan, valgrind and TSan
 #                  (.ci/sanitize), in each async generation
 #   make bench     the benchmark (release build), writing bench/results/
@@ -28,6 +29,7 @@ test: build
 	  echo "=== NRT_EMU_API=$$api: cargo test --workspace ==="; \
 	  NRT_EMU_API=$$api $(CARGO) test --workspace || exit 1; \
 	done
+	bash .ci/sanitize
 
 sanitize:
 	bash .ci/sanitize
