@@ -343,3 +343,28 @@ fn memory_stats_count_device_tensors() {
         assert_eq!(stats(), (0, 1 << 20));
     });
 }
+
+/// Back-to-back init/close cycles: `nrt_close` must stop the release thread even when the
+/// thread is between reading its wake-up word and sleeping on it (a lost wake-up there once
+/// hung `nrt_close` for ever). A watchdog turns a hang into a failure.
+#[test]
+fn init_close_cycles_never_hang() {
+    let _g = serial();
+    clean_env(&[], || {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let cycles = std::thread::spawn(move || {
+            for _ in 0..500 {
+                assert_eq!(init(), NRT_SUCCESS);
+                close();
+            }
+            done_tx.send(()).unwrap();
+        });
+        assert!(
+            done_rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .is_ok(),
+            "nrt_close hung within 500 init/close cycles"
+        );
+        cycles.join().unwrap();
+    });
+}

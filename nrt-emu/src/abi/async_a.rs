@@ -3,12 +3,13 @@
 //! library (`nrt-emu/gen-2.28`). Each shim checks its pointers, converts them, and
 //! hands Rust values to `device::calls`.
 
-use super::async_common::{bare, cc_schedule_common, guard, invalid, running};
-use crate::device::calls::{self, Core, Reporter};
-use crate::device::hostmem::HostBuf;
+use super::async_common::{
+    bare, cc_schedule_common, guard, invalid, running, schedule_copy, schedule_execute,
+    schedule_transfer, Transfer,
+};
+use crate::device::calls::{Core, Reporter};
 use crate::device::tracker;
 use crate::runtime::Failure;
-use crate::{model, tensor};
 use neuron_sys::gen_a;
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
@@ -34,27 +35,6 @@ fn reporter(err: *mut nrta_error_tracker_t) -> Result<Reporter, Failure> {
         .ok_or_else(|| invalid("err is not a live error tracker"))
 }
 
-/// Store an accepted request's id.
-fn put_seq(out: *mut nrta_seq_t, seq: nrta_seq_t) {
-    // SAFETY: every caller checked `out` for NULL before scheduling; the C caller passes
-    // a writable nrta_seq_t.
-    unsafe { *out = seq };
-}
-
-/// Wrap a caller buffer of `size` bytes.
-fn host_buf(buf: *const c_void, size: u64) -> Result<HostBuf, Failure> {
-    if buf.is_null() {
-        return Err(invalid("buf is NULL"));
-    }
-    let len = usize::try_from(size)
-        .ok()
-        .filter(|&l| l <= isize::MAX as usize)
-        .ok_or_else(|| invalid("size does not fit in memory"))?;
-    // SAFETY: non-NULL; the async API requires the caller to keep `size` bytes at `buf`
-    // valid and untouched until the request completes, which is HostBuf's contract.
-    Ok(unsafe { HostBuf::new(buf as *mut u8, len) })
-}
-
 /// `nrta_tensor_write` (2.28): schedule a host-to-device copy of `size` bytes of `buf`
 /// into `tensor` at `offset` on the TENSOR_WRITE unit of the tensor's core.
 ///
@@ -71,16 +51,17 @@ pub unsafe extern "C" fn nrta_tensor_write(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_tensor_write", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let t =
-            tensor::lookup(tensor).map_err(|_| invalid("tensor is NULL or not a live tensor"))?;
-        let b = host_buf(buf, size)?;
-        let seq = calls::tensor_write(&rt, &t, offset, b, Core::OfTensor, queue, reporter(err)?)?;
-        put_seq(req_sequence, seq);
-        Ok(())
+        schedule_transfer(
+            Transfer::Write,
+            tensor,
+            buf,
+            offset,
+            size,
+            Core::OfTensor,
+            queue,
+            || reporter(err),
+            req_sequence,
+        )
     })
 }
 
@@ -100,16 +81,17 @@ pub unsafe extern "C" fn nrta_tensor_read(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_tensor_read", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let t =
-            tensor::lookup(tensor).map_err(|_| invalid("tensor is NULL or not a live tensor"))?;
-        let b = host_buf(buf, size)?;
-        let seq = calls::tensor_read(&rt, &t, offset, b, Core::OfTensor, queue, reporter(err)?)?;
-        put_seq(req_sequence, seq);
-        Ok(())
+        schedule_transfer(
+            Transfer::Read,
+            tensor,
+            buf,
+            offset,
+            size,
+            Core::OfTensor,
+            queue,
+            || reporter(err),
+            req_sequence,
+        )
     })
 }
 
@@ -129,25 +111,17 @@ pub unsafe extern "C" fn nrta_tensor_copy(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_tensor_copy", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let s = tensor::lookup(src).map_err(|_| invalid("src is NULL or not a live tensor"))?;
-        let d = tensor::lookup(dst).map_err(|_| invalid("dst is NULL or not a live tensor"))?;
-        let seq = calls::tensor_copy(
-            &rt,
-            &s,
+        schedule_copy(
+            src,
             src_offset,
-            &d,
+            dst,
             dst_offset,
             size,
             Core::OfTensor,
             queue,
-            reporter(err)?,
-        )?;
-        put_seq(req_sequence, seq);
-        Ok(())
+            || reporter(err),
+            req_sequence,
+        )
     })
 }
 
@@ -165,14 +139,7 @@ pub unsafe extern "C" fn nrta_execute_schedule(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_execute_schedule", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let m = model::lookup(model).map_err(|_| invalid("model is NULL or not a loaded model"))?;
-        let seq = calls::execute(&rt, &m, input, output, queue, reporter(err)?)?;
-        put_seq(req_sequence, seq);
-        Ok(())
+        schedule_execute(model, input, output, queue, || reporter(err), req_sequence)
     })
 }
 

@@ -3,12 +3,14 @@
 //! `lnc_idx` before `queue`; plus the SDK 2.30+ eventfd registration. Exported by the
 //! 2.29 and 2.30 libraries (events only by 2.30).
 
-use super::async_common::{bare, cc_schedule_common, guard, invalid, running};
-use crate::device::calls::{self, Core, Reporter};
-use crate::device::hostmem::{HostBuf, StatusSlot};
+use super::async_common::{
+    bare, cc_schedule_common, guard, invalid, running, schedule_copy, schedule_execute,
+    schedule_transfer, Transfer,
+};
+use crate::device::calls::{Core, Reporter};
+use crate::device::hostmem::StatusSlot;
 use crate::device::xu::Api;
 use crate::runtime::Failure;
-use crate::{model, tensor};
 use neuron_sys::gen_b;
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
@@ -34,25 +36,6 @@ fn reporter(ret: *mut NRT_STATUS) -> Reporter {
     }
 }
 
-fn put_seq(out: *mut nrta_seq_t, seq: nrta_seq_t) {
-    // SAFETY: every caller checked `out` for NULL before scheduling; the C caller passes
-    // a writable nrta_seq_t.
-    unsafe { *out = seq };
-}
-
-fn host_buf(buf: *const c_void, size: u64) -> Result<HostBuf, Failure> {
-    if buf.is_null() {
-        return Err(invalid("buf is NULL"));
-    }
-    let len = usize::try_from(size)
-        .ok()
-        .filter(|&l| l <= isize::MAX as usize)
-        .ok_or_else(|| invalid("size does not fit in memory"))?;
-    // SAFETY: non-NULL; the async API requires the caller to keep `size` bytes at `buf`
-    // valid and untouched until the request completes, which is HostBuf's contract.
-    Ok(unsafe { HostBuf::new(buf as *mut u8, len) })
-}
-
 /// `nrta_tensor_write` (2.29+): host-to-device copy on core `lnc_idx`'s TENSOR_OP unit.
 ///
 /// # Safety
@@ -69,24 +52,17 @@ pub unsafe extern "C" fn nrta_tensor_write(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_tensor_write", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let t =
-            tensor::lookup(tensor).map_err(|_| invalid("tensor is NULL or not a live tensor"))?;
-        let b = host_buf(buf, size)?;
-        let seq = calls::tensor_write(
-            &rt,
-            &t,
+        schedule_transfer(
+            Transfer::Write,
+            tensor,
+            buf,
             offset,
-            b,
+            size,
             Core::Given(lnc_idx),
             queue,
-            reporter(ret),
-        )?;
-        put_seq(req_sequence, seq);
-        Ok(())
+            || Ok(reporter(ret)),
+            req_sequence,
+        )
     })
 }
 
@@ -106,24 +82,17 @@ pub unsafe extern "C" fn nrta_tensor_read(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_tensor_read", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let t =
-            tensor::lookup(tensor).map_err(|_| invalid("tensor is NULL or not a live tensor"))?;
-        let b = host_buf(buf, size)?;
-        let seq = calls::tensor_read(
-            &rt,
-            &t,
+        schedule_transfer(
+            Transfer::Read,
+            tensor,
+            buf,
             offset,
-            b,
+            size,
             Core::Given(lnc_idx),
             queue,
-            reporter(ret),
-        )?;
-        put_seq(req_sequence, seq);
-        Ok(())
+            || Ok(reporter(ret)),
+            req_sequence,
+        )
     })
 }
 
@@ -143,25 +112,17 @@ pub unsafe extern "C" fn nrta_tensor_copy(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_tensor_copy", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let s = tensor::lookup(src).map_err(|_| invalid("src is NULL or not a live tensor"))?;
-        let d = tensor::lookup(dst).map_err(|_| invalid("dst is NULL or not a live tensor"))?;
-        let seq = calls::tensor_copy(
-            &rt,
-            &s,
+        schedule_copy(
+            src,
             src_offset,
-            &d,
+            dst,
             dst_offset,
             size,
             Core::Given(lnc_idx),
             queue,
-            reporter(ret),
-        )?;
-        put_seq(req_sequence, seq);
-        Ok(())
+            || Ok(reporter(ret)),
+            req_sequence,
+        )
     })
 }
 
@@ -179,14 +140,14 @@ pub unsafe extern "C" fn nrta_execute_schedule(
     req_sequence: *mut nrta_seq_t,
 ) -> NRT_STATUS {
     guard("nrta_execute_schedule", || {
-        let rt = running()?;
-        if req_sequence.is_null() {
-            return Err(invalid("req_sequence is NULL"));
-        }
-        let m = model::lookup(model).map_err(|_| invalid("model is NULL or not a loaded model"))?;
-        let seq = calls::execute(&rt, &m, input, output, queue, reporter(ret))?;
-        put_seq(req_sequence, seq);
-        Ok(())
+        schedule_execute(
+            model,
+            input,
+            output,
+            queue,
+            || Ok(reporter(ret)),
+            req_sequence,
+        )
     })
 }
 

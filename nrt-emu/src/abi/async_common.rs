@@ -2,9 +2,12 @@
 //! (`nrta_is_completed`, `nrta_get_sequence`, `nrta_cc_prepare`), and the panic
 //! boundary every async and emulator-only entry point goes through.
 
+use crate::device::calls::{self, Core, Reporter};
+use crate::device::hostmem::HostBuf;
 use crate::runtime::{self, Failure, Runtime};
+use crate::{model, tensor};
 use neuron_sys::*;
-use std::os::raw::c_int;
+use std::os::raw::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -127,4 +130,123 @@ pub(crate) fn cc_schedule_common(
     Err(invalid(
         "no collective context exists: standalone collectives are not emulated",
     ))
+}
+
+// The schedule calls of both generations differ only in how they name the core and how
+// they report the final status (a 2.28 tracker, a 2.29+ status pointer). Each shim
+// converts those two and calls one of the bodies below, which check the remaining
+// arguments in one order for every generation and store the id only on success.
+
+/// Store an accepted request's id.
+fn put_seq(out: *mut nrta_seq_t, seq: nrta_seq_t) {
+    // SAFETY: every caller checked `out` for NULL before scheduling; the C caller passes
+    // a writable nrta_seq_t.
+    unsafe { *out = seq };
+}
+
+/// The runtime, after checking the id out-pointer (the first thing every schedule call
+/// checks, so a NULL there never consumes anything).
+fn schedule_prologue(req_sequence: *mut nrta_seq_t) -> Result<Arc<Runtime>, Failure> {
+    let rt = running()?;
+    if req_sequence.is_null() {
+        return Err(invalid("req_sequence is NULL"));
+    }
+    Ok(rt)
+}
+
+fn live_tensor(ptr: *mut nrt_tensor_t, what: &str) -> Result<Arc<tensor::Tensor>, Failure> {
+    tensor::lookup(ptr).map_err(|_| invalid(&format!("{what} is NULL or not a live tensor")))
+}
+
+/// Wrap a caller buffer of `size` bytes.
+fn host_buf(buf: *const c_void, size: u64) -> Result<HostBuf, Failure> {
+    if buf.is_null() {
+        return Err(invalid("buf is NULL"));
+    }
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|&l| l <= isize::MAX as usize)
+        .ok_or_else(|| invalid("size does not fit in memory"))?;
+    // SAFETY: non-NULL; the async API requires the caller to keep `size` bytes at `buf`
+    // valid and untouched until the request completes, which is HostBuf's contract.
+    Ok(unsafe { HostBuf::new(buf as *mut u8, len) })
+}
+
+/// The direction of a host transfer.
+pub(crate) enum Transfer {
+    /// `nrta_tensor_write`: host buffer to tensor.
+    Write,
+    /// `nrta_tensor_read`: tensor to host buffer.
+    Read,
+}
+
+/// The body of `nrta_tensor_write` and `nrta_tensor_read` in every generation.
+#[allow(clippy::too_many_arguments)] // the C call's own arguments, one to one
+pub(crate) fn schedule_transfer(
+    dir: Transfer,
+    tensor: *mut nrt_tensor_t,
+    buf: *const c_void,
+    offset: u64,
+    size: u64,
+    core: Core,
+    queue: c_int,
+    reporter: impl FnOnce() -> Result<Reporter, Failure>,
+    req_sequence: *mut nrta_seq_t,
+) -> Result<(), Failure> {
+    let rt = schedule_prologue(req_sequence)?;
+    let t = live_tensor(tensor, "tensor")?;
+    let b = host_buf(buf, size)?;
+    let seq = match dir {
+        Transfer::Write => calls::tensor_write(&rt, &t, offset, b, core, queue, reporter()?)?,
+        Transfer::Read => calls::tensor_read(&rt, &t, offset, b, core, queue, reporter()?)?,
+    };
+    put_seq(req_sequence, seq);
+    Ok(())
+}
+
+/// The body of `nrta_tensor_copy` in every generation.
+#[allow(clippy::too_many_arguments)] // the C call's own arguments, one to one
+pub(crate) fn schedule_copy(
+    src: *mut nrt_tensor_t,
+    src_offset: u64,
+    dst: *mut nrt_tensor_t,
+    dst_offset: u64,
+    size: u64,
+    core: Core,
+    queue: c_int,
+    reporter: impl FnOnce() -> Result<Reporter, Failure>,
+    req_sequence: *mut nrta_seq_t,
+) -> Result<(), Failure> {
+    let rt = schedule_prologue(req_sequence)?;
+    let s = live_tensor(src, "src")?;
+    let d = live_tensor(dst, "dst")?;
+    let seq = calls::tensor_copy(
+        &rt,
+        &s,
+        src_offset,
+        &d,
+        dst_offset,
+        size,
+        core,
+        queue,
+        reporter()?,
+    )?;
+    put_seq(req_sequence, seq);
+    Ok(())
+}
+
+/// The body of `nrta_execute_schedule` in every generation.
+pub(crate) fn schedule_execute(
+    model: *mut nrt_model_t,
+    input: *const nrt_tensor_set_t,
+    output: *mut nrt_tensor_set_t,
+    queue: c_int,
+    reporter: impl FnOnce() -> Result<Reporter, Failure>,
+    req_sequence: *mut nrta_seq_t,
+) -> Result<(), Failure> {
+    let rt = schedule_prologue(req_sequence)?;
+    let m = model::lookup(model).map_err(|_| invalid("model is NULL or not a loaded model"))?;
+    let seq = calls::execute(&rt, &m, input, output, queue, reporter()?)?;
+    put_seq(req_sequence, seq);
+    Ok(())
 }

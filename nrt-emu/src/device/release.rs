@@ -55,6 +55,12 @@ pub(super) fn run(s: &Shared) {
             due.clear();
             continue;
         }
+        // `shutdown` sets `stop` before it bumps `epoch`: if the epoch read above already
+        // includes that bump, `stop` is visible now, and waiting on that epoch would
+        // sleep through the only wake-up shutdown sends.
+        if s.stop.load(Ordering::SeqCst) {
+            break;
+        }
         match next {
             None => clock::wait(&s.epoch, epoch, None),
             Some(t) if t > now.saturating_add(s.cfg.spin_ns) => {
