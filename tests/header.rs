@@ -129,10 +129,8 @@ fn every_name_is_prefixed() {
             t[2..].trim_end_matches(';').split_whitespace().last()
         } else if t.starts_with("NRTQ") || t.starts_with("nrtq") {
             None
-        } else if (t.ends_with(',') || t.ends_with("= 0,"))
-            && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        {
-            t.split(|c: char| c == ' ' || c == ',').next()
+        } else if t.ends_with(",") && t.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+            t.split([' ', ',']).next()
         } else {
             None
         };
