@@ -103,7 +103,7 @@ impl Runtime {
     /// queue is destroyed).
     pub fn create_queue(&self, model: Handle, cfg: QueueConfig) -> Result<Queue> {
         cfg.validate()?;
-        let channel = self.device.open_channel(model, cfg.depth)?;
+        let channel = self.device.open_channel(model, cfg.slots())?;
         let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
         let shared = Shared::new(
             id,

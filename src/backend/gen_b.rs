@@ -1,9 +1,12 @@
 //! SDK 2.29+ ("Gen B"): a per-request `NRT_STATUS` that libnrt writes when the request
-//! completes, kept in a slot array that lives as long as the channel; SDK 2.30+ adds one
-//! eventfd per logical core (registered once by the device, shared by its queues). On
-//! 2.29 there is no notification at all and the engine waits by prediction.
+//! completes, kept in a slot array that lives as long as the channel. SDK 2.30+ adds
+//! eventfd registration: the channel owns one eventfd and registers it, one request at a
+//! time, for the request the engine waits for (`nrta_event_register_seq_id_completion`),
+//! so the thread wakes once per batch rather than once per completion, and nrtq never
+//! takes the per-XU registration (of which there is one per XU, which the application
+//! may want for itself). On 2.29 there is no notification at all and the engine waits
+//! by prediction.
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 use neuron_sys::{gen_b, nrta_seq_t, NRTA_SEQ_NUM_MASK};
 
@@ -17,14 +20,24 @@ const UNWRITTEN: u32 = u32::MAX;
 /// `NRT_FAILURE`, reported when a completed request's status was never written.
 const NRT_FAILURE: NrtStatus = 1;
 
+/// SDK 2.30+: the eventfd and the request it is registered for.
+struct Events {
+    f: gen_b::EventFns,
+    fd: EventFd,
+    /// The full id registered and not yet known complete.
+    armed: Option<u64>,
+}
+
 pub(crate) struct GenB {
     f: gen_b::Fns,
     model: *mut neuron_sys::nrt_model_t,
     lnc: u32,
+    /// The XU-id bits (63..48) of this queue's ids, learned from the first schedule.
+    xu_bits: u64,
     /// One status word per request slot. libnrt writes into it from its own thread, so
     /// it is atomic; boxed so its address never moves.
     slots: Box<[AtomicU32]>,
-    bell: Option<Arc<EventFd>>,
+    events: Option<Events>,
 }
 
 // SAFETY: the model pointer is a libnrt handle any thread may use; the channel is used by
@@ -37,15 +50,23 @@ impl GenB {
         model: Handle,
         lnc: u32,
         depth: usize,
-        bell: Option<Arc<EventFd>>,
+        events: Option<gen_b::EventFns>,
     ) -> GenB {
         let slots = (0..depth).map(|_| AtomicU32::new(UNWRITTEN)).collect();
+        let events = events.and_then(|f| match EventFd::new() {
+            Ok(fd) => Some(Events { f, fd, armed: None }),
+            Err(e) => {
+                log!(Level::Warn, "eventfd: {e}; waiting by prediction");
+                None
+            }
+        });
         GenB {
             f,
             model: model.0 as *mut _,
             lnc,
+            xu_bits: 0,
             slots,
-            bell,
+            events,
         }
     }
 }
@@ -71,6 +92,7 @@ impl Channel for GenB {
         if st != NRT_SUCCESS {
             return Err(st);
         }
+        self.xu_bits = seq & !NRTA_SEQ_NUM_MASK;
         Ok(seq & NRTA_SEQ_NUM_MASK)
     }
 
@@ -86,6 +108,13 @@ impl Channel for GenB {
     }
 
     fn status(&mut self, seq: u64, slot: usize) -> NrtStatus {
+        if let Some(ev) = &mut self.events {
+            // A registration for a request now complete has fired (or is about to): it
+            // needs no cancelling, and a late signal is only a spurious hint.
+            if ev.armed.is_some_and(|a| a & NRTA_SEQ_NUM_MASK <= seq) {
+                ev.armed = None;
+            }
+        }
         // Acquire pairs with libnrt publishing the completed sequence after writing the
         // status (the documented order: the status is final once completion is seen).
         let v = self.slots[slot].load(Ordering::Acquire);
@@ -99,10 +128,42 @@ impl Channel for GenB {
         v
     }
 
-    fn notify(&mut self, _seq: u64) -> Notify {
-        match &self.bell {
-            Some(b) => Notify::Bell(b.raw()),
-            None => Notify::Predict,
+    fn notify(&mut self, seq: u64) -> Notify {
+        let Some(ev) = &mut self.events else {
+            return Notify::Predict;
+        };
+        let id = self.xu_bits | seq;
+        if ev.armed == Some(id) {
+            return Notify::Bell(ev.fd.raw());
+        }
+        if let Some(old) = ev.armed.take() {
+            // SAFETY: fd -1 cancels the pending registrations of `old`, one of our ids.
+            unsafe { (ev.f.nrta_event_register_seq_id_completion)(old, -1) };
+        }
+        // A signal left from an earlier registration would wake the thread for nothing.
+        ev.fd.drain();
+        // SAFETY: a full id of one of our requests and an eventfd we own and keep open for
+        // as long as the channel lives (the runtime signals its own duplicate anyway).
+        let st = unsafe { (ev.f.nrta_event_register_seq_id_completion)(id, ev.fd.raw()) };
+        if st != NRT_SUCCESS {
+            log!(
+                Level::Warn,
+                "nrta_event_register_seq_id_completion failed with {st}; waiting by prediction"
+            );
+            return Notify::Predict;
+        }
+        ev.armed = Some(id);
+        Notify::Bell(ev.fd.raw())
+    }
+}
+
+impl Drop for GenB {
+    fn drop(&mut self) {
+        if let Some(ev) = &mut self.events {
+            if let Some(id) = ev.armed.take() {
+                // SAFETY: fd -1 cancels our pending registration before the eventfd closes.
+                unsafe { (ev.f.nrta_event_register_seq_id_completion)(id, -1) };
+            }
         }
     }
 }

@@ -1,19 +1,16 @@
 //! The device over a real (or emulated) libnrt, loaded through `neuron-sys`: runtime
 //! init/close, version, and per-generation channels ([`gen_a`], [`gen_b`]).
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use neuron_sys::{nrt_model_info_t, Generation, Libnrt, NRT_FRAMEWORK_TYPE_NO_FW};
-use parking_lot::Mutex;
 
 use super::gen_a::GenA;
 use super::gen_b::GenB;
 use super::{Channel, Device, Handle};
 use crate::log::{log, Level};
 use crate::status::{Error, Result, Status};
-use crate::sys::EventFd;
 
 /// A loaded libnrt and what nrtq set up on it.
 pub struct NrtDevice {
@@ -21,9 +18,6 @@ pub struct NrtDevice {
     generation: Generation,
     /// nrtq called `nrt_init`, so it calls `nrt_close` at shutdown.
     owns_init: AtomicBool,
-    /// SDK 2.30+: one eventfd per logical core, registered once for its COMPUTE queue 0
-    /// and shared by every queue on that core.
-    bells: Mutex<HashMap<u32, Arc<EventFd>>>,
 }
 
 impl NrtDevice {
@@ -55,7 +49,6 @@ impl NrtDevice {
             lib,
             generation,
             owns_init: AtomicBool::new(false),
-            bells: Mutex::new(HashMap::new()),
         };
         if init {
             // SAFETY: nrt_init takes a framework value and two NUL-terminated strings, which
@@ -99,30 +92,6 @@ impl NrtDevice {
         }
         Ok(info.vnc)
     }
-
-    fn bell_for(&self, lnc: u32, f: &neuron_sys::gen_b::EventFns) -> Option<Arc<EventFd>> {
-        let mut bells = self.bells.lock();
-        if let Some(b) = bells.get(&lnc) {
-            return Some(b.clone());
-        }
-        let bell = Arc::new(EventFd::new().ok()?);
-        // SAFETY: registers an eventfd we own and keep open until it is unregistered in
-        // `shutdown`; the other arguments are plain integers.
-        let st = unsafe {
-            (f.nrta_event_register_xu_completion)(
-                lnc as i32,
-                neuron_sys::gen_b::NRTA_XU_COMPUTE,
-                0,
-                bell.raw(),
-            )
-        };
-        if st != 0 {
-            log!(Level::Warn, "nrta_event_register_xu_completion(lnc {lnc}) failed with {st}; waiting by prediction");
-            return None;
-        }
-        bells.insert(lnc, bell.clone());
-        Some(bell)
-    }
 }
 
 impl Device for NrtDevice {
@@ -134,11 +103,11 @@ impl Device for NrtDevice {
         match (&self.lib.asyncs, self.generation) {
             (Some(neuron_sys::AsyncFns::GenA(f)), _) => Ok(Box::new(GenA::open(*f, model, lnc)?)),
             (Some(neuron_sys::AsyncFns::GenB(f)), g) => {
-                let bell = match (&f.events, g) {
-                    (Some(ev), Generation::Sdk2_30) => self.bell_for(lnc, ev),
+                let events = match (&f.events, g) {
+                    (Some(ev), Generation::Sdk2_30) => Some(*ev),
                     _ => None,
                 };
-                Ok(Box::new(GenB::open(*f, model, lnc, depth, bell)))
+                Ok(Box::new(GenB::open(*f, model, lnc, depth, events)))
             }
             (None, _) => Err(Error::new(
                 Status::Unsupported,
@@ -166,22 +135,6 @@ impl Device for NrtDevice {
     }
 
     fn shutdown(&self) {
-        if let Some(neuron_sys::AsyncFns::GenB(f)) = &self.lib.asyncs {
-            if let Some(ev) = &f.events {
-                for (lnc, _bell) in self.bells.lock().drain() {
-                    // SAFETY: fd -1 unregisters (the convention AWS's own client uses); the
-                    // eventfd is closed only after this returns.
-                    unsafe {
-                        (ev.nrta_event_register_xu_completion)(
-                            lnc as i32,
-                            neuron_sys::gen_b::NRTA_XU_COMPUTE,
-                            0,
-                            -1,
-                        )
-                    };
-                }
-            }
-        }
         if self.owns_init.swap(false, Ordering::SeqCst) {
             // SAFETY: nrt_close takes no arguments; nrtq called nrt_init, and every queue
             // (hence every use of the runtime by nrtq) is gone.

@@ -79,8 +79,18 @@ pub type FatalHook = Arc<dyn Fn(&Queue, Status, NrtStatus) + Send + Sync>;
 /// Settings of one queue, fixed at creation.
 #[derive(Clone)]
 pub struct QueueConfig {
-    /// Requests kept on the device at once (default 3; the vendor advises 2–3).
+    /// Requests kept on the device at once, at least (default 3; the vendor advises
+    /// 2–3). The queue keeps more, up to [`QueueConfig::max_depth`], when `depth`
+    /// requests of the learned device time are too little work to cover the completion
+    /// thread's wake-up.
     pub depth: usize,
+    /// Ceiling of the automatic depth (default 16; at most 1024). The queue aims for
+    /// `floor(100 µs / device time) + 1` requests behind the one the completion thread
+    /// waits for, plus `ceil(150 µs / device time)` for it to gather per wake-up,
+    /// within
+    /// `[depth, max(depth, max_depth)]` and what the device accepts (learned from
+    /// `NRT_QUEUE_FULL`). A value ≤ `depth` pins the queue at exactly `depth`.
+    pub max_depth: usize,
     /// Requests the software backlog holds before `submit` says "not now" (default 1024).
     pub backlog: usize,
     /// Callback or reap delivery (default callback).
@@ -106,6 +116,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
             depth: 3,
+            max_depth: 16,
             backlog: 1024,
             delivery: Delivery::Callback,
             policy: WaitPolicy::Balanced,
@@ -120,12 +131,23 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
+    /// Per-request slots a channel needs: the most requests ever on the device at once.
+    pub fn slots(&self) -> usize {
+        self.depth.max(self.max_depth)
+    }
+
     /// Reject settings the engine cannot honour.
     pub fn validate(&self) -> Result<()> {
         if self.depth == 0 || self.depth > 1024 {
             return Err(Error::new(
                 Status::InvalidArgument,
                 format!("depth {} not in 1..=1024", self.depth),
+            ));
+        }
+        if self.max_depth > 1024 {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("max_depth {} above 1024", self.max_depth),
             ));
         }
         if self.backlog > (1 << 24) {
@@ -216,10 +238,20 @@ struct Inner {
     errors: VecDeque<Completion>,
     errors_dropped: u64,
     predictor: Predictor,
-    /// When the current oldest request was last seen incomplete (for exact samples).
-    last_miss_ns: Option<u64>,
-    /// When the previous retirement was observed (the oldest's start is after it).
-    last_retire_ns: u64,
+    /// The previous reading of the completed-sequence counter: (when, value).
+    last_read: (u64, u64),
+    /// Device time to keep queued behind the awaited request (see [`cover_ns`]).
+    cover_ns: u64,
+    /// The spin window first planned for a request: (sequence number, from, until).
+    spin_plan: Option<(u64, u64, u64)>,
+    /// Our newest request on the device at the previous reading.
+    read_newest: u64,
+    /// The request the completion thread is waiting for (spinning stops when it is done).
+    wait_seq: u64,
+    /// Requests of ours the device has shown it accepts: lowered to what was in flight
+    /// when it answered `NRT_QUEUE_FULL`, raised by one every [`PROBE_EVERY`] retired.
+    hw_cap: usize,
+    since_probe: u64,
     /// Consecutive polls that found nothing (backoff of timed polling).
     misses: u32,
     /// The runtime refused a schedule with `NRT_QUEUE_FULL` and nothing of ours is on the
@@ -258,6 +290,10 @@ pub(crate) struct Shared {
     /// Has work anywhere (backlog, device, undelivered): the completion thread only
     /// parks when no queue is active.
     pub(crate) active: AtomicBool,
+    /// The completion thread changed what `wait`/`drain`/destroy wait for: it wakes them
+    /// (see [`Shared::wake_waiters`]) just before it waits itself, so a drain that returns
+    /// finds the completion thread already asleep, not finishing its pass.
+    notify_pending: AtomicBool,
 }
 
 /// A handle to a queue. Cloning it is cheap; the queue lives until destroyed.
@@ -285,6 +321,34 @@ pub(crate) struct WaitPlan {
 
 const MIN_POLL_NS: u64 = 2_000;
 const MAX_POLL_NS: u64 = 1_000_000;
+
+/// Device time the balanced policy keeps queued behind the request it waits for: what the
+/// completion thread may take from that completion to its refill landing on the device.
+/// It sleeps on a timer to the predicted completion, so that is the timer's overshoot
+/// (measured by the thread: `margin`, a p95) plus one pass; twice the p95 plus 10 µs
+/// stands for the p99. On these 2-vCPU VMs a timed wait overshoots by 23 µs at the median
+/// and 54–64 µs at p99 (`prior-art.md`), which this bounds between 30 and 200 µs.
+fn cover_ns(margin_ns: u64) -> u64 {
+    (2 * margin_ns + 10_000).clamp(30_000, 200_000)
+}
+
+/// Requests whose device time (`est` each) exceeds `cover` (see [`cover_ns`]).
+fn cover_requests(cover: u64, est: u64) -> usize {
+    (cover / est.max(1) + 1).min(1 << 16) as usize
+}
+
+/// Completions the balanced policy lets accumulate before it wakes: as many as it takes
+/// to cover [`BATCH_NS`] (a 500-µs model wakes per request, a 100-µs one per two). Fewer wake-ups per request, at the price of up to
+/// `BATCH_NS` of notification latency for the first of a batch.
+fn batch_requests(est: u64) -> usize {
+    BATCH_NS.div_ceil(est.max(1)).clamp(1, 1 << 16) as usize
+}
+
+/// Device time of the completions one balanced wake-up may gather (see [`batch_requests`]).
+const BATCH_NS: u64 = 150_000;
+
+/// Retired requests between two probes of a device limit learned from `NRT_QUEUE_FULL`.
+const PROBE_EVERY: u64 = 256;
 
 impl Inner {
     fn is_active(&self) -> bool {
@@ -325,6 +389,8 @@ impl Inner {
                 self.free_slots.push(slot);
                 if st == NRT_QUEUE_FULL {
                     self.queue_full += 1;
+                    self.hw_cap = self.in_flight.len().max(1);
+                    self.since_probe = 0;
                 }
                 Err((req, st))
             }
@@ -393,13 +459,98 @@ impl Inner {
         }
     }
 
+    /// Whether a submitter may put its request straight on the device: nothing waits
+    /// before it and the device holds fewer than the target depth.
+    fn direct_room(&self, cfg: &QueueConfig) -> bool {
+        self.backlog.is_empty()
+            && !self.free_slots.is_empty()
+            && !self.blocked_full
+            && self.in_flight.len() < self.target_depth(cfg)
+    }
+
+    /// How many requests to keep on the device now: the configured depth, raised (up to
+    /// the ceiling, and to what the device has shown it accepts) until the device time
+    /// queued behind the request the completion thread waits for covers its wake-up
+    /// ([`cover_ns`]), plus a batch ([`batch_requests`]). See [`QueueConfig::max_depth`].
+    fn target_depth(&self, cfg: &QueueConfig) -> usize {
+        let ceiling = cfg.depth.max(cfg.max_depth);
+        let want = match self.predictor.estimate_ns() {
+            _ if !self.predictor.is_warm() => cfg.depth,
+            0 => ceiling,
+            est => cover_requests(self.cover_ns, est) + batch_requests(est),
+        };
+        want.clamp(cfg.depth, ceiling).min(self.hw_cap).max(1)
+    }
+
+    /// Predicted completion time of request `seq` (one of ours in flight, or any later
+    /// number): from the anchor, one device time per request, except that one of ours
+    /// cannot start before it was scheduled (the device may have run dry before it).
+    /// Requests of other queues between ours are taken to cost one device time each.
+    fn predicted_end(&self, seq: u64) -> Option<u64> {
+        let (mut s, mut e) = self.predictor.anchor()?;
+        let est = self.predictor.estimate_ns();
+        for f in &self.in_flight {
+            if f.seq <= s {
+                continue;
+            }
+            if f.seq > seq {
+                break;
+            }
+            e = (e + (f.seq - s - 1) * est).max(f.sched_ns) + est;
+            s = f.seq;
+        }
+        if seq > s {
+            e += (seq - s) * est;
+        }
+        Some(e)
+    }
+
+    /// Read the completed-sequence counter at `now` and learn from the reading: the
+    /// device-time span, and the anchor (the newest completed request ended after the
+    /// previous reading and no later than now; if the device is still busy, the next one
+    /// has not ended, so the newest ended less than one device time ago).
+    fn read_completed(&mut self, now: u64) -> std::result::Result<u64, NrtStatus> {
+        let c = self.channel().completed()?;
+        let (t_prev, c_prev) = self.last_read;
+        self.last_read = (now, c);
+        let newest = self.in_flight.back().map_or(0, |f| f.seq);
+        let busy = newest > c;
+        // The device worked without a gap since the previous reading only if a request
+        // it already held then is still unfinished (one scheduled since may have found
+        // it idle).
+        let busy_throughout = busy && c < self.read_newest;
+        self.read_newest = newest;
+        self.predictor.reading(now, c, busy_throughout);
+        let est = self.predictor.estimate_ns();
+        if c > c_prev {
+            let lo = if busy {
+                t_prev.max(now.saturating_sub(est))
+            } else {
+                t_prev
+            };
+            let e = self
+                .predicted_end(c)
+                .map_or(now, |p| p.clamp(lo.min(now), now));
+            self.predictor.set_anchor(c, e);
+        } else if busy {
+            if let Some((s, e)) = self.predictor.anchor() {
+                if s == c && e + est <= now {
+                    self.predictor.set_anchor(c, (now + 1).saturating_sub(est));
+                }
+            }
+        }
+        Ok(c)
+    }
+
     /// Retire every request the device has completed. Returns how many, and whether one
     /// of them reported the execution unit dead.
     fn retire(&mut self, now: u64, queue: u64, error_cap: usize) -> (usize, Option<Failure>) {
         let Some(oldest) = self.in_flight.front().map(|f| f.seq) else {
             return (0, None);
         };
-        let completed = match self.channel().completed() {
+        let (t_prev, c_prev) = self.last_read;
+        let anchor = self.predictor.anchor();
+        let completed = match self.read_completed(now) {
             Ok(c) => c,
             Err(st) => {
                 log!(
@@ -416,18 +567,22 @@ impl Inner {
             }
         };
         if completed < oldest {
-            self.last_miss_ns = Some(now);
             return (0, None);
         }
-        // Learn the device time from the oldest request of the batch.
+        // Time the oldest request of the batch (until busy spans give a better figure):
+        // it started when it was scheduled or when the request before it ended.
         let head = &self.in_flight[0];
-        let start = head.sched_ns.max(self.last_retire_ns);
-        match self.last_miss_ns {
-            Some(miss) if miss > start => self.predictor.observe((miss + now) / 2 - start, true),
-            _ => self.predictor.observe(now.saturating_sub(start), false),
+        let start = match anchor {
+            Some((s, e)) if s + 1 == head.seq => head.sched_ns.max(e),
+            _ => head.sched_ns,
+        };
+        let est = self.predictor.estimate_ns();
+        if c_prev < head.seq && t_prev > start && now - t_prev <= (est / 4).max(MIN_POLL_NS) {
+            // Seen unfinished shortly before: it ended within a narrow interval.
+            self.predictor.observe((t_prev + now) / 2 - start, true);
+        } else {
+            self.predictor.observe(now.saturating_sub(start), false);
         }
-        self.last_miss_ns = None;
-        self.last_retire_ns = now;
         self.misses = 0;
         self.channel().collect_errors();
         let mut n = 0;
@@ -453,12 +608,29 @@ impl Inner {
             self.push_done(d, error_cap);
             n += 1;
         }
+        // Probe, now and then, whether the device takes more than it once refused.
+        self.since_probe += n as u64;
+        if self.since_probe >= PROBE_EVERY {
+            self.since_probe = 0;
+            self.hw_cap = self.hw_cap.saturating_add(1);
+        }
         (n, dead)
     }
 
     /// Move backlog work onto the device while there is room.
-    fn refill(&mut self, now: u64, queue: u64, error_cap: usize) -> Option<Failure> {
-        while self.state.schedules() && !self.backlog.is_empty() && !self.free_slots.is_empty() {
+    fn refill(
+        &mut self,
+        cfg: &QueueConfig,
+        now: u64,
+        queue: u64,
+        error_cap: usize,
+    ) -> Option<Failure> {
+        let target = self.target_depth(cfg);
+        while self.state.schedules()
+            && !self.backlog.is_empty()
+            && self.in_flight.len() < target
+            && !self.free_slots.is_empty()
+        {
             let req = self.backlog.pop_front().expect("non-empty");
             match self.schedule(req, now) {
                 Ok(()) => {}
@@ -488,8 +660,18 @@ impl Inner {
         None
     }
 
-    fn plan(&mut self, cfg: &QueueConfig, now: u64) -> WaitPlan {
+    /// How the completion thread should wait for this queue, and for which request.
+    ///
+    /// Balanced: wait for the request after which the device still holds [`cover_ns`] of
+    /// work (so one wake-up retires a batch while the device keeps busy), by sleeping
+    /// until its predicted end; spin only within `spin` of it. Low latency: wait for the
+    /// oldest, sleeping until the timer's measured overshoot (`margin_ns`) before its
+    /// predicted end, then spinning. When no prediction exists or it has passed: block on
+    /// the runtime's notification for that request, or (SDK 2.29, none) poll with
+    /// exponential backoff.
+    fn plan(&mut self, cfg: &QueueConfig, now: u64, margin_ns: u64) -> WaitPlan {
         let mut plan = WaitPlan::default();
+        self.cover_ns = cover_ns(margin_ns);
         if self.blocked_full {
             // Someone else holds the XU's slots; nothing of ours will ring. Retry soon.
             let step = (MIN_POLL_NS * 25) << self.misses.min(5);
@@ -497,62 +679,76 @@ impl Inner {
             plan.wake_at = Some(now + step.min(MAX_POLL_NS));
             return plan;
         }
+        let n = self.in_flight.len();
         let Some(oldest) = self.in_flight.front() else {
             return plan;
         };
-        let (seq, sched_ns) = (oldest.seq, oldest.sched_ns);
         if let Some(d) = cfg.deadline {
-            plan.wake_at = Some(sched_ns + d.as_nanos() as u64);
+            plan.wake_at = Some(oldest.sched_ns + d.as_nanos() as u64);
         }
-        let start = sched_ns.max(self.last_retire_ns);
         let est = self.predictor.estimate_ns();
         let warm = self.predictor.is_warm();
-        let end = self.predictor.predict_end(start);
+        let trusted = self.predictor.is_trusted();
+        let idx = match cfg.policy {
+            WaitPolicy::Balanced if trusted && est > 0 => n
+                .saturating_sub(cover_requests(self.cover_ns, est) + 1)
+                .min(batch_requests(est) - 1),
+            _ => 0,
+        };
+        let seq = self.in_flight[idx].seq;
+        self.wait_seq = seq;
         let spin_ns = cfg.spin.as_nanos() as u64;
-        let notify = self.channel().notify(seq);
-        let earliest = |a: Option<u64>, b: u64| Some(a.map_or(b, |a| a.min(b)));
-        match notify {
-            Notify::Bell(fd) | Notify::Handle(fd) => {
-                plan.fd = Some((fd, matches!(notify, Notify::Bell(_))));
-                if warm {
-                    let spin_end = end + spin_ns.max(est / 4);
-                    match cfg.policy {
-                        WaitPolicy::Balanced if now + spin_ns >= end && now < end + spin_ns => {
-                            plan.spin = Some((now, end + spin_ns));
-                        }
-                        WaitPolicy::LowLatency if now < spin_end => {
-                            let from = end.saturating_sub(spin_ns);
-                            plan.spin = Some((from, spin_end));
-                            if now < from {
-                                plan.wake_at = earliest(plan.wake_at, from);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+        let earliest = |a: Option<u64>, b: u64| Some(a.map_or(b, |a: u64| a.min(b)));
+        log!(
+            Level::Debug,
+            "plan: {n} on device (target {}), waiting for #{seq} (index {idx}), device time \
+             {est} ns, predicted in {:?} ns, timer margin {margin_ns} ns",
+            self.target_depth(cfg),
+            self.predicted_end(seq).map(|e| e as i64 - now as i64)
+        );
+        if let Some(end) = self.predicted_end(seq).filter(|_| trusted) {
+            let (lead, tail) = match cfg.policy {
+                WaitPolicy::Balanced => (spin_ns, spin_ns),
+                WaitPolicy::LowLatency => (spin_ns.max(margin_ns), spin_ns.max(est / 4)),
+            };
+            let (mut from, mut until) = (end.saturating_sub(lead), end + tail);
+            // A request seen unfinished pushes its own prediction later; the window first
+            // planned for it still bounds the spinning, so a wrong prediction ends in a
+            // blocking wait rather than an endless spin.
+            match self.spin_plan {
+                Some((s, f, u)) if s == seq => (from, until) = (f, u),
+                _ => self.spin_plan = Some((seq, from, until)),
             }
+            if now < until {
+                plan.spin = Some((from, until));
+                if now < from {
+                    plan.wake_at = earliest(plan.wake_at, from);
+                }
+                return plan;
+            }
+        }
+        // No trusted prediction, or it has passed: the notification, or polling, first
+        // at half the single-request estimate (to see the request unfinished once, which
+        // makes the next sample exact), then with exponential backoff.
+        match self.channel().notify(seq) {
+            Notify::Bell(fd) => plan.fd = Some((fd, true)),
+            Notify::Handle(fd) => plan.fd = Some((fd, false)),
             Notify::Predict => {
-                let spin_end = end + spin_ns.max(est / 4);
-                if warm && now < end {
-                    let from = match cfg.policy {
-                        WaitPolicy::Balanced => end,
-                        WaitPolicy::LowLatency => end.saturating_sub(spin_ns),
-                    };
-                    if cfg.policy == WaitPolicy::LowLatency || now + spin_ns >= end {
-                        plan.spin = Some((from.min(end.saturating_sub(spin_ns)), spin_end));
-                    }
-                    if now < from {
-                        plan.wake_at = earliest(plan.wake_at, from);
-                    }
-                } else if warm && cfg.policy == WaitPolicy::LowLatency && now < spin_end {
-                    plan.spin = Some((now, spin_end));
+                let oldest = &self.in_flight[0];
+                let half = match self.predictor.anchor() {
+                    Some((s, e)) if warm && s + 1 == oldest.seq => oldest.sched_ns.max(e) + est / 2,
+                    _ if warm => oldest.sched_ns + est / 2,
+                    _ => 0,
+                };
+                let at = if now < half {
+                    half
                 } else {
-                    // Overdue or not yet learned: poll with exponential backoff.
                     let base = (est / 8).max(MIN_POLL_NS);
                     let step = (base << self.misses.min(10)).min(MAX_POLL_NS);
                     self.misses = self.misses.saturating_add(1);
-                    plan.wake_at = earliest(plan.wake_at, now + step);
-                }
+                    now + step
+                };
+                plan.wake_at = earliest(plan.wake_at, at);
             }
         }
         plan
@@ -585,8 +781,8 @@ impl Shared {
             channel: Some(channel),
             next_ticket: 1,
             backlog: VecDeque::with_capacity(cfg.backlog.min(4096)),
-            in_flight: VecDeque::with_capacity(cfg.depth),
-            free_slots: (0..cfg.depth).rev().collect(),
+            in_flight: VecDeque::with_capacity(cfg.slots()),
+            free_slots: (0..cfg.slots()).rev().collect(),
             done: VecDeque::new(),
             outstanding: BTreeSet::new(),
             reap_mode: cfg.delivery == Delivery::Reap,
@@ -594,8 +790,13 @@ impl Shared {
             errors: VecDeque::new(),
             errors_dropped: 0,
             predictor: Predictor::default(),
-            last_miss_ns: None,
-            last_retire_ns: 0,
+            last_read: (0, 0),
+            read_newest: 0,
+            spin_plan: None,
+            cover_ns: cover_ns(crate::reactor::INITIAL_MARGIN_NS),
+            wait_seq: 0,
+            hw_cap: usize::MAX,
+            since_probe: 0,
             misses: 0,
             blocked_full: false,
             fatal_pending: None,
@@ -621,6 +822,7 @@ impl Shared {
             reactor,
             registry,
             active: AtomicBool::new(false),
+            notify_pending: AtomicBool::new(false),
         }))
     }
 
@@ -668,15 +870,14 @@ impl Shared {
                 g.apply(Event::Fatal(f), now, id, cap);
             }
         }
-        if let Some(f) = g.refill(now, id, cap) {
+        if let Some(f) = g.refill(&self.cfg, now, id, cap) {
             g.apply(Event::Fatal(f), now, id, cap);
         }
         let mut refill_room = 0;
         if self.cfg.on_refill.is_some() && g.state.accepts() && (retired > 0 || !g.refill_primed) {
             g.refill_primed = true;
-            refill_room = self
-                .cfg
-                .depth
+            refill_room = g
+                .target_depth(&self.cfg)
                 .saturating_sub(g.in_flight.len() + g.backlog.len());
         }
         let fatal = g.fatal_pending.take();
@@ -688,7 +889,7 @@ impl Shared {
                         b.ring();
                     }
                     if g.waiters > 0 {
-                        self.cond.notify_all();
+                        self.notify_pending.store(true, Ordering::Release);
                     }
                 }
                 VecDeque::new()
@@ -702,12 +903,12 @@ impl Shared {
             closed = matches!(g.state, State::Closed);
         }
         if (retired > 0 || closed) && g.waiters > 0 {
-            self.cond.notify_all();
+            self.notify_pending.store(true, Ordering::Release);
         }
         if g.space_waiters > 0 && (g.backlog.len() <= self.cfg.backlog / 2 || !g.state.accepts()) {
             self.space.notify_all();
         }
-        let wait = g.plan(&self.cfg, now);
+        let wait = g.plan(&self.cfg, now, self.reactor.wake_margin_ns());
         if deliver.is_empty() {
             let active = g.is_active() && self.cfg.delivery == Delivery::Callback
                 || !g.in_flight.is_empty()
@@ -724,19 +925,16 @@ impl Shared {
         }
     }
 
-    /// Whether the oldest request has completed (a cheap check while spinning); records a
-    /// miss for exact device-time samples.
+    /// Whether the request the completion thread waits for has completed (a cheap check
+    /// while spinning). Every reading also sharpens the prediction.
     pub(crate) fn progressed(&self, now: u64) -> bool {
         let mut g = self.inner.lock();
-        let Some(oldest) = g.in_flight.front().map(|f| f.seq) else {
+        if g.in_flight.is_empty() {
             return true;
-        };
-        match g.channel().completed() {
-            Ok(c) if c >= oldest => true,
-            Ok(_) => {
-                g.last_miss_ns = Some(now);
-                false
-            }
+        }
+        let want = g.wait_seq;
+        match g.read_completed(now) {
+            Ok(c) => c >= want,
             Err(_) => true,
         }
     }
@@ -756,10 +954,19 @@ impl Shared {
             g.apply(Event::Drained, now, self.id, self.cfg.error_log);
         }
         if g.waiters > 0 {
-            self.cond.notify_all();
+            self.notify_pending.store(true, Ordering::Release);
         }
         let active = g.is_active();
         self.active.store(active, Ordering::SeqCst);
+    }
+
+    /// Wake the threads in `wait`/`drain`/destroy if a pass or delivery asked for it. The
+    /// state they wait on was changed under the queue's lock, so waking them without it
+    /// loses nothing.
+    pub(crate) fn wake_waiters(&self) {
+        if self.notify_pending.swap(false, Ordering::AcqRel) {
+            self.cond.notify_all();
+        }
     }
 
     /// A panic escaped a user callback: fail the queue so every request still completes.
@@ -845,7 +1052,7 @@ impl Queue {
             callback,
             submit_ns: now,
         };
-        if g.backlog.is_empty() && !g.free_slots.is_empty() && !g.blocked_full {
+        if g.direct_room(&shared.cfg) {
             match g.schedule(req, now) {
                 Ok(()) => {}
                 Err((req, NRT_QUEUE_FULL)) => {
@@ -911,7 +1118,7 @@ impl Queue {
         loop {
             let full = g.state.accepts()
                 && g.backlog.len() >= shared.cfg.backlog
-                && (!g.backlog.is_empty() || g.free_slots.is_empty());
+                && !g.direct_room(&shared.cfg);
             if !full || shared.on_own_reactor() {
                 return self.submit_locked(&mut g, work, user_data, callback.take());
             }
