@@ -89,12 +89,20 @@ impl<'e> Meter<'e> {
     }
 }
 
-/// Context switches of the application's threads over `idle_ms` of doing nothing.
+/// Settling time before the idle window opens, ms.
+const IDLE_SETTLE_MS: u64 = 20;
+
+/// Context switches of the application's threads over `idle_ms` of doing nothing (after
+/// [`IDLE_SETTLE_MS`] of settling).
 pub fn idle_wakeups(idle_ms: u64) -> Option<u64> {
     if idle_ms == 0 {
         return None;
     }
     let me = threads::current_tid();
+    // Let threads that were still finishing the run go to sleep first: a thread blocking
+    // for the first time after the window opened adds one context switch, which is not a
+    // wake-up.
+    sleep_ns(IDLE_SETTLE_MS * 1_000_000);
     let before = threads::app_switches(me);
     sleep_ns(idle_ms * 1_000_000);
     let after = threads::app_switches(me);
