@@ -1,0 +1,3 @@
+module nrtq.example/reapdemo
+
+go 1.19

@@ -1,0 +1,238 @@
+//! The Go example in examples-go/ (cgo, reap mode), built with `go build` and run against
+//! the emulator generation `NRT_EMU_API` names. The program checks every output itself
+//! and ends with a `PASS: nrtq_go` line; these tests also check its counts, that `go vet`
+//! is clean, and that an execution error reaching Go makes it fail.
+//!
+//! The build needs no home directory and no network: GOCACHE and GOPATH live under
+//! target/<profile>/examples-go, GOENV/GOWORK are off, GOPROXY is off (the module has no
+//! dependencies; a download attempt fails at once instead of hanging). Without a `go`
+//! on PATH the tests print a note and pass, except under `CI=true`, where `.ci/run` has
+//! installed one and its absence is an error.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn out_dir() -> PathBuf {
+    profile_dir().join("examples-go")
+}
+
+/// The folder of the selected generation's libnrt.so.
+fn libnrt_dir() -> PathBuf {
+    let lib = nrt_emu::library_path(&nrt_emu::selected_generation());
+    lib.parent().unwrap().to_path_buf()
+}
+
+/// A `go` command with the hermetic, offline environment described above.
+fn go(args: &[&str]) -> Command {
+    let out = out_dir();
+    let pc = profile_dir().join("pkgconfig");
+    let pc_path = match std::env::var("PKG_CONFIG_PATH") {
+        Ok(p) if !p.is_empty() => format!("{}:{p}", pc.display()),
+        _ => pc.display().to_string(),
+    };
+    let lib = libnrt_dir();
+    let mut cmd = Command::new("go");
+    cmd.args(args)
+        .current_dir(root().join("examples-go"))
+        .env("GOCACHE", out.join("gocache"))
+        .env("GOPATH", out.join("gopath"))
+        .env("GOENV", "off")
+        .env("GOWORK", "off")
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "1")
+        .env("PKG_CONFIG_PATH", pc_path)
+        // Where -lnrt is found, and a RUNPATH to it that LD_LIBRARY_PATH can override, as
+        // examples-c/Makefile does.
+        .env(
+            "CGO_LDFLAGS",
+            format!("-L{0} -Wl,--enable-new-dtags,-rpath,{0}", lib.display()),
+        );
+    cmd
+}
+
+fn check(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed (run `cargo build --workspace` first):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether a Go toolchain is on PATH; without one, a note (developer machine) or a
+/// failure (CI, where `.ci/run` should have installed it).
+fn have_go() -> bool {
+    static HAVE: OnceLock<bool> = OnceLock::new();
+    *HAVE.get_or_init(|| {
+        let found = Command::new("go")
+            .arg("version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        let ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"));
+        assert!(
+            found || !ci,
+            "CI=true but no `go` on PATH: .ci/run should have installed golang-go"
+        );
+        if !found {
+            eprintln!("note: no `go` on PATH; skipping the Go example (apt-get install golang-go)");
+        }
+        found
+    })
+}
+
+/// Build the example once per test binary; returns the executable.
+fn build() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let exe = out_dir().join("reapdemo");
+        let out = go(&["build", "-o", exe.to_str().unwrap(), "."])
+            .output()
+            .expect("run go build");
+        check("go build (examples-go)", &out);
+        exe
+    })
+}
+
+/// Run the example on the selected generation.
+fn run(model: &str, args: &[&str]) -> (Output, String) {
+    let exe = build();
+    let generation = nrt_emu::selected_generation();
+    let model = root().join("nrt-emu/models").join(model);
+    let out = Command::new(exe)
+        .arg("-model")
+        .arg(&model)
+        .args(args)
+        .env("LD_LIBRARY_PATH", libnrt_dir())
+        .env("NRT_EMU_API", &generation)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    (out, stdout)
+}
+
+/// The number after `label` in `text` ("backlog-full retries 761;" -> 761).
+fn number_after(text: &str, label: &str) -> u64 {
+    let rest = &text[text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
+        + label.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in:\n{text}"))
+}
+
+#[test]
+fn go_vet_is_clean() {
+    if !have_go() {
+        return;
+    }
+    let out = go(&["vet", "."]).output().expect("run go vet");
+    check("go vet (examples-go)", &out);
+}
+
+#[test]
+fn go_reap_service_verifies_every_output() {
+    if !have_go() {
+        return;
+    }
+    // 4 producers x 200 requests, 4 in flight each (16 wanted) against a device depth of 3
+    // and a backlog of 4: producers must meet NRTQ_BACKLOG_FULL and retry.
+    let (out, stdout) = run(
+        "add_f32.nrtm",
+        &[
+            "-producers",
+            "4",
+            "-requests",
+            "200",
+            "-slots",
+            "4",
+            "-depth",
+            "3",
+            "-backlog",
+            "4",
+        ],
+    );
+    let generation = nrt_emu::selected_generation();
+    assert!(
+        out.status.success() && stdout.contains("PASS: nrtq_go 800 of 800 requests verified"),
+        "reapdemo on {generation} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "submitted 800, reaped 800, verified 800, wrong requests 0, wrong elements 0, failed 0"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nrtq stats: submitted 800, completed 800, failed 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("async generation {}", generation.replace('.', ""))),
+        "{stdout}"
+    );
+    // The thread-local message arrived on the goroutine's locked OS thread.
+    assert!(
+        stdout.contains("last-error probe: nrtq_queue_config_set_depth: NRTQ_ERR_INVALID")
+            && stdout.contains("depth"),
+        "{stdout}"
+    );
+    assert!(
+        number_after(&stdout, "backlog-full retries") > 0,
+        "the small backlog never refused a submit:\n{stdout}"
+    );
+    // One wake-up can cover several completions (batched reaping), and never more
+    // batches than completions.
+    let batches = number_after(&stdout, "batches");
+    assert!(batches >= 1 && batches <= 800, "{stdout}");
+    assert!(number_after(&stdout, "largest") >= 1, "{stdout}");
+}
+
+#[test]
+fn go_reap_service_fails_on_execution_errors() {
+    if !have_go() {
+        return;
+    }
+    // Every 10th request on this model completes with an execution error: each one reaches
+    // its producer with its status, and the program must refuse to print PASS.
+    let (out, stdout) = run(
+        "add_f32_faults.nrtm",
+        &["-producers", "2", "-requests", "50", "-backlog", "1024"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stdout.contains("FAIL: nrtq_go") && !stdout.contains("PASS"),
+        "reapdemo passed on a faulty model:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(
+            "submitted 100, reaped 100, verified 90, wrong requests 0, wrong elements 0, failed 10"
+        ),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("NRTQ_ERR_EXEC").count(),
+        10,
+        "one line per failed request:\n{stderr}"
+    );
+}
