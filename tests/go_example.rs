@@ -93,15 +93,19 @@ fn have_go() -> bool {
     })
 }
 
-/// Build the example once per test binary; returns the executable.
+/// Build the example once per test process; returns the executable. Under nextest each
+/// test is its own process, so the build goes to a private name and is renamed into place:
+/// another process never executes a half-written file.
 fn build() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
         let exe = out_dir().join("reapdemo");
-        let out = go(&["build", "-o", exe.to_str().unwrap(), "."])
+        let tmp = out_dir().join(format!("reapdemo.{}.tmp", std::process::id()));
+        let out = go(&["build", "-o", tmp.to_str().unwrap(), "."])
             .output()
             .expect("run go build");
         check("go build (examples-go)", &out);
+        std::fs::rename(&tmp, &exe).expect("rename the Go build into place");
         exe
     })
 }
@@ -201,11 +205,15 @@ fn go_reap_service_verifies_every_output() {
         number_after(&stdout, "backlog-full retries") > 0,
         "the small backlog never refused a submit:\n{stdout}"
     );
-    // One wake-up can cover several completions (batched reaping), and never more
-    // batches than completions.
+    // The reaper's own figures are consistent: no more batches than completions, and no
+    // batch larger than its 64-entry buffer. (How many completions share a wake-up depends
+    // on timing, so it is reported, not asserted.)
     let batches = number_after(&stdout, "batches");
-    assert!(batches >= 1 && batches <= 800, "{stdout}");
-    assert!(number_after(&stdout, "largest") >= 1, "{stdout}");
+    assert!((1..=800).contains(&batches), "{stdout}");
+    assert!(
+        (1..=64).contains(&number_after(&stdout, "largest")),
+        "{stdout}"
+    );
 }
 
 #[test]
