@@ -1,7 +1,8 @@
 //! The Go example in examples-go/ (cgo, reap mode), built with `go build` and run against
 //! the emulator generation `NRT_EMU_API` names. The program checks every output itself
 //! and ends with a `PASS: nrtq_go` line; these tests also check its counts, that `go vet`
-//! is clean, and that an execution error reaching Go makes it fail.
+//! is clean, and that it fails (no PASS, exit 1) when execution errors reach it or when
+//! the outputs are wrong.
 //!
 //! The build needs no home directory and no network: GOCACHE and GOPATH live under
 //! target/<profile>/examples-go, GOENV/GOWORK are off, GOPROXY is off (the module has no
@@ -110,14 +111,18 @@ fn build() -> &'static Path {
     })
 }
 
+/// A checked-in model file.
+fn model(name: &str) -> PathBuf {
+    root().join("nrt-emu/models").join(name)
+}
+
 /// Run the example on the selected generation.
-fn run(model: &str, args: &[&str]) -> (Output, String) {
+fn run(model: &Path, args: &[&str]) -> (Output, String) {
     let exe = build();
     let generation = nrt_emu::selected_generation();
-    let model = root().join("nrt-emu/models").join(model);
     let out = Command::new(exe)
         .arg("-model")
-        .arg(&model)
+        .arg(model)
         .args(args)
         .env("LD_LIBRARY_PATH", libnrt_dir())
         .env("NRT_EMU_API", &generation)
@@ -161,7 +166,7 @@ fn go_reap_service_verifies_every_output() {
     // 4 producers x 200 requests, 4 in flight each (16 wanted) against a device depth of 3
     // and a backlog of 4: producers must meet NRTQ_BACKLOG_FULL and retry.
     let (out, stdout) = run(
-        "add_f32.nrtm",
+        &model("add_f32.nrtm"),
         &[
             "-producers",
             "4",
@@ -224,7 +229,7 @@ fn go_reap_service_fails_on_execution_errors() {
     // Every 10th request on this model completes with an execution error: each one reaches
     // its producer with its status, and the program must refuse to print PASS.
     let (out, stdout) = run(
-        "add_f32_faults.nrtm",
+        &model("add_f32_faults.nrtm"),
         &["-producers", "2", "-requests", "50", "-backlog", "1024"],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -242,5 +247,33 @@ fn go_reap_service_fails_on_execution_errors() {
         stderr.matches("NRTQ_ERR_EXEC").count(),
         10,
         "one line per failed request:\n{stderr}"
+    );
+}
+
+#[test]
+fn go_reap_service_fails_on_wrong_outputs() {
+    if !have_go() {
+        return;
+    }
+    // add_f32 with its add turned into a subtraction: same tensors, so every request
+    // runs, but out[i] = base - i instead of base + 3i, wrong everywhere except i = 0.
+    let add = std::fs::read_to_string(model("add_f32.nrtm")).expect("read add_f32.nrtm");
+    assert!(
+        add.contains("op add out a b"),
+        "add_f32.nrtm changed shape:\n{add}"
+    );
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let sub = dir.join(format!("sub_f32.{}.nrtm", std::process::id()));
+    std::fs::write(&sub, add.replace("op add out a b", "op sub out a b")).unwrap();
+    let (out, stdout) = run(&sub, &["-producers", "2", "-requests", "10"]);
+    std::fs::remove_file(&sub).ok();
+    assert!(
+        !out.status.success() && stdout.contains("FAIL: nrtq_go") && !stdout.contains("PASS"),
+        "reapdemo passed with wrong outputs:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("verified 0, wrong requests 20, wrong elements 20460, failed 0"),
+        "{stdout}"
     );
 }
