@@ -25,6 +25,30 @@ import (
 // instead of hanging it.
 const stallTimeout = 10 * time.Second
 
+// within waits for one value from ch for at most stallTimeout on the caller's timer (one
+// per goroutine, stopped between waits; time.After would leave a live timer behind for
+// every wait).
+func within[T any](t *time.Timer, ch <-chan T) (T, bool) {
+	t.Reset(stallTimeout)
+	select {
+	case v := <-ch:
+		if !t.Stop() {
+			<-t.C
+		}
+		return v, true
+	case <-t.C:
+		var zero T
+		return zero, false
+	}
+}
+
+// newStallTimer is a stopped timer for within.
+func newStallTimer() *time.Timer {
+	t := time.NewTimer(stallTimeout)
+	t.Stop()
+	return t
+}
+
 // request is what a producer submits and the reaper resolves: the handle to it travels
 // through nrtq as user_data.
 type request struct {
@@ -118,6 +142,7 @@ func produce(id, n int, q *Queue, slots []*Slot, rm *room) (tally, error) {
 	var pending []inFlight
 	a := make([]float32, Elems)
 	out := make([]float32, Elems)
+	timer := newStallTimer()
 	next := 0
 	for next < n || len(pending) > 0 {
 		for next < n && len(free) > 0 {
@@ -131,7 +156,7 @@ func produce(id, n int, q *Queue, slots []*Slot, rm *room) (tally, error) {
 			}
 			req := &request{done: make(chan Completion, 1)}
 			h := cgo.NewHandle(req)
-			ticket, err := submit(q, slot, h, rm, &t)
+			ticket, err := submit(q, slot, h, rm, timer, &t)
 			if err != nil {
 				h.Delete()
 				return t, err
@@ -143,10 +168,8 @@ func produce(id, n int, q *Queue, slots []*Slot, rm *room) (tally, error) {
 		}
 		head := pending[0]
 		pending = pending[1:]
-		var c Completion
-		select {
-		case c = <-head.req.done:
-		case <-time.After(stallTimeout):
+		c, ok := within(timer, head.req.done)
+		if !ok {
 			return t, fmt.Errorf("producer %d: ticket %d not completed within %v", id, head.ticket, stallTimeout)
 		}
 		free = append(free, head.slot)
@@ -178,7 +201,7 @@ func produce(id, n int, q *Queue, slots []*Slot, rm *room) (tally, error) {
 }
 
 // submit retries a request refused with NRTQ_BACKLOG_FULL once the reaper has made room.
-func submit(q *Queue, slot *Slot, h cgo.Handle, rm *room, t *tally) (uint64, error) {
+func submit(q *Queue, slot *Slot, h cgo.Handle, rm *room, timer *time.Timer, t *tally) (uint64, error) {
 	for {
 		roomCh := rm.current()
 		ticket, err := q.Submit(slot, uint64(h))
@@ -186,9 +209,7 @@ func submit(q *Queue, slot *Slot, h cgo.Handle, rm *room, t *tally) (uint64, err
 			return ticket, err
 		}
 		t.retries++
-		select {
-		case <-roomCh:
-		case <-time.After(stallTimeout):
+		if _, ok := within(timer, roomCh); !ok {
 			return 0, fmt.Errorf("backlog still full after %v", stallTimeout)
 		}
 	}
