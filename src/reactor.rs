@@ -224,9 +224,10 @@ fn run(r: Arc<ReactorShared>) {
                     continue;
                 }
             };
-            // Callbacks and the refill hook may have submitted work (or failed the queue),
-            // which makes this pass's wait plan stale: look again before waiting.
-            if !pass.deliver.is_empty() || pass.refill_room > 0 || pass.fatal.is_some() {
+            // The refill hook exists to submit, and a fatal hook changes everything: look
+            // again before waiting. Callbacks may submit (or fail the queue) too, which
+            // makes this pass's wait plan stale; only then is another pass needed.
+            if pass.refill_room > 0 || pass.fatal.is_some() {
                 again = true;
             }
             deliver(
@@ -236,6 +237,9 @@ fn run(r: Arc<ReactorShared>) {
                 pass.refill_room,
                 &mut latencies,
             );
+            if q.changed_since(pass.changes) {
+                again = true;
+            }
             if q.active.load(Ordering::SeqCst) {
                 any_active = true;
             }
@@ -322,6 +326,7 @@ fn run(r: Arc<ReactorShared>) {
 /// Spin on the counters of the active queues until one progresses, `until` passes, or
 /// the bell rings.
 fn spin_until_progress(r: &ReactorShared, queues: &[Arc<Shared>], until: u64) {
+    let mut spins = 0u32;
     loop {
         let now = sys::now_ns();
         if now >= until || r.stop.load(Ordering::Relaxed) {
@@ -334,6 +339,13 @@ fn spin_until_progress(r: &ReactorShared, queues: &[Arc<Shared>], until: u64) {
         }
         for _ in 0..16 {
             sys::cpu_relax();
+        }
+        // Give the CPU away if another thread wants it (an application thread with
+        // completions to consume, on a machine with few cores); costs a system call
+        // every few µs when none does.
+        spins += 1;
+        if spins.is_multiple_of(32) {
+            sys::yield_now();
         }
         if r.kicked.load(Ordering::SeqCst) {
             return;

@@ -133,6 +133,12 @@ pub fn process_cpu_ns() -> u64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// Let another runnable thread have this CPU (`sched_yield`); returns at once if none.
+pub fn yield_now() {
+    // SAFETY: sched_yield takes no arguments and cannot fail on Linux.
+    unsafe { libc::sched_yield() };
+}
+
 /// Spin-loop hint, named here so the reactor reads as policy rather than mechanism.
 #[inline]
 pub fn cpu_relax() {

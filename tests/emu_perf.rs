@@ -46,6 +46,7 @@ fn run(model_us: u64, policy: WaitPolicy, requests: u64) {
         ..Default::default()
     };
     let q = rt.create_queue(Handle(m as usize), cfg).unwrap();
+    let wake0 = rt.completion_thread_wakeups();
     let (cpu0, emu0, t0) = (
         nrtq::testing::process_cpu_ns(),
         emulator_cpu_ns(),
@@ -60,14 +61,16 @@ fn run(model_us: u64, policy: WaitPolicy, requests: u64) {
     let (cpu1, emu1) = (nrtq::testing::process_cpu_ns(), emulator_cpu_ns());
     let app_cpu = (cpu1 - cpu0).saturating_sub(emu1 - emu0) as f64;
     let s = q.stats();
+    let wakes = rt.completion_thread_wakeups() - wake0;
     eprintln!(
-        "api {} model {model_us:>3} µs {policy:?}: utilisation {:.2}%  cpu/req {:.1} µs  notify p50/p99 {}/{} µs  req/s {:.0}",
+        "api {} model {model_us:>3} µs {policy:?}: utilisation {:.2}%  cpu/req {:.1} µs  notify p50/p99 {}/{} µs  req/s {:.0}  completion-thread wake-ups/req {:.2}",
         generation(),
         100.0 * (requests * model_us * 1000) as f64 / wall,
         app_cpu / requests as f64 / 1000.0,
         s.complete_to_notify_p50_ns / 1000,
         s.complete_to_notify_p99_ns / 1000,
         requests as f64 / (wall / 1e9),
+        wakes as f64 / requests as f64,
     );
     assert_eq!(done.load(Ordering::Relaxed), requests);
     rt.destroy_queue(&q, Duration::from_secs(5)).unwrap();

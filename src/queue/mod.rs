@@ -14,7 +14,7 @@ pub mod state;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,12 +84,13 @@ pub struct QueueConfig {
     /// requests of the learned device time are too little work to cover the completion
     /// thread's wake-up.
     pub depth: usize,
-    /// Ceiling of the automatic depth (default 16; at most 1024). The queue aims for
-    /// `floor(100 µs / device time) + 1` requests behind the one the completion thread
-    /// waits for, plus `ceil(150 µs / device time)` for it to gather per wake-up,
-    /// within
-    /// `[depth, max(depth, max_depth)]` and what the device accepts (learned from
-    /// `NRT_QUEUE_FULL`). A value ≤ `depth` pins the queue at exactly `depth`.
+    /// Ceiling of the automatic depth (default 16; at most 1024). Once the device time
+    /// is learned, the queue aims for enough requests behind the one the completion
+    /// thread waits for to outlast its wake-up (the cover: three times the measured p95
+    /// timer overshoot plus 20 µs, 50–500 µs of device time), plus `ceil(300 µs / device
+    /// time)` for it to gather per wake-up, within `[depth, max(depth, max_depth)]` and
+    /// what the device accepts (learned from `NRT_QUEUE_FULL`, re-probed every 256
+    /// requests). A value ≤ `depth` pins the queue at exactly `depth`.
     pub max_depth: usize,
     /// Requests the software backlog holds before `submit` says "not now" (default 1024).
     pub backlog: usize,
@@ -294,6 +295,9 @@ pub(crate) struct Shared {
     /// (see [`Shared::wake_waiters`]) just before it waits itself, so a drain that returns
     /// finds the completion thread already asleep, not finishing its pass.
     notify_pending: AtomicBool,
+    /// Bumped by every accepted submission and every failure outside a pass: a wait plan
+    /// made before the number changed may be stale (callbacks that submit, for instance).
+    changes: AtomicU64,
 }
 
 /// A handle to a queue. Cloning it is cheap; the queue lives until destroyed.
@@ -306,6 +310,8 @@ pub(crate) struct Pass {
     pub(crate) fatal: Option<Failure>,
     pub(crate) refill_room: usize,
     pub(crate) wait: WaitPlan,
+    /// [`Shared::changes`] when the plan was made.
+    pub(crate) changes: u64,
 }
 
 /// How the completion thread should wait on this queue's behalf.
@@ -325,27 +331,33 @@ const MAX_POLL_NS: u64 = 1_000_000;
 /// Device time the balanced policy keeps queued behind the request it waits for: what the
 /// completion thread may take from that completion to its refill landing on the device.
 /// It sleeps on a timer to the predicted completion, so that is the timer's overshoot
-/// (measured by the thread: `margin`, a p95) plus one pass; twice the p95 plus 10 µs
-/// stands for the p99. On these 2-vCPU VMs a timed wait overshoots by 23 µs at the median
-/// and 54–64 µs at p99 (`prior-art.md`), which this bounds between 30 and 200 µs.
+/// (measured by the thread: `margin`, a p95) plus one pass. The overshoot's tail is long
+/// on virtual machines: on the 2-vCPU VMs this was tuned on, a 150-µs `ppoll` from an
+/// idle vCPU overshoots by 41 µs p50, 83 µs p95, 148 µs p99 and up to 5 ms; so three
+/// times the p95 plus 20 µs, bounded to 50–500 µs. Where the device cannot hold that much
+/// plus a batch, the cover gives way to half the depth (see [`Inner::batch_target`]).
 fn cover_ns(margin_ns: u64) -> u64 {
-    (2 * margin_ns + 10_000).clamp(30_000, 200_000)
+    (3 * margin_ns + 20_000).clamp(50_000, 500_000)
 }
 
-/// Requests whose device time (`est` each) exceeds `cover` (see [`cover_ns`]).
+/// Requests whose device time (`est` each) exceeds `cover` (see [`cover_ns`]) by at least
+/// half a request, so the margin over the cover is never a sliver.
 fn cover_requests(cover: u64, est: u64) -> usize {
-    (cover / est.max(1) + 1).min(1 << 16) as usize
+    let est = est.max(1);
+    (cover + est / 2).div_ceil(est).clamp(1, 1 << 16) as usize
 }
 
 /// Completions the balanced policy lets accumulate before it wakes: as many as it takes
-/// to cover [`BATCH_NS`] (a 500-µs model wakes per request, a 100-µs one per two). Fewer wake-ups per request, at the price of up to
-/// `BATCH_NS` of notification latency for the first of a batch.
+/// to cover [`BATCH_NS`] (a 500-µs model wakes per request, a 100-µs one per three), at
+/// the price of up to `BATCH_NS` of notification latency for the first of a batch. A
+/// wake-up costs the completion thread ~15 µs of CPU on these VMs (timer, context switch,
+/// the hypervisor's share), several times what retiring and refilling one request costs.
 fn batch_requests(est: u64) -> usize {
     BATCH_NS.div_ceil(est.max(1)).clamp(1, 1 << 16) as usize
 }
 
 /// Device time of the completions one balanced wake-up may gather (see [`batch_requests`]).
-const BATCH_NS: u64 = 150_000;
+const BATCH_NS: u64 = 300_000;
 
 /// Retired requests between two probes of a device limit learned from `NRT_QUEUE_FULL`.
 const PROBE_EVERY: u64 = 256;
@@ -473,13 +485,25 @@ impl Inner {
     /// queued behind the request the completion thread waits for covers its wake-up
     /// ([`cover_ns`]), plus a batch ([`batch_requests`]). See [`QueueConfig::max_depth`].
     fn target_depth(&self, cfg: &QueueConfig) -> usize {
+        self.depth_plan(cfg).0
+    }
+
+    /// (target depth, requests to keep queued behind the awaited one, completions to
+    /// gather per wake-up). When the depth cannot hold both the cover and the batch, the
+    /// cover shrinks first, but the batch never takes more than half the depth.
+    fn depth_plan(&self, cfg: &QueueConfig) -> (usize, usize, usize) {
         let ceiling = cfg.depth.max(cfg.max_depth);
-        let want = match self.predictor.estimate_ns() {
-            _ if !self.predictor.is_warm() => cfg.depth,
-            0 => ceiling,
-            est => cover_requests(self.cover_ns, est) + batch_requests(est),
+        let (want, cover, batch) = match self.predictor.estimate_ns() {
+            _ if !self.predictor.is_warm() => (cfg.depth, 1, 1),
+            0 => (ceiling, 1 << 16, 1),
+            est => {
+                let (c, b) = (cover_requests(self.cover_ns, est), batch_requests(est));
+                (c + b, c, b)
+            }
         };
-        want.clamp(cfg.depth, ceiling).min(self.hw_cap).max(1)
+        let target = want.clamp(cfg.depth, ceiling).min(self.hw_cap).max(1);
+        let cover = cover.min(target - batch.min(target / 2));
+        (target, cover, batch)
     }
 
     /// Predicted completion time of request `seq` (one of ours in flight, or any later
@@ -660,6 +684,27 @@ impl Inner {
         None
     }
 
+    /// Balanced policy: the index of the in-flight request to wait for. The latest one
+    /// with at least [`cover_requests`] requests queued behind it on the unit and at most
+    /// [`batch_requests`] unfinished up to it, counted in the unit's sequence numbers, so
+    /// other queues' requests on the same unit count too; the oldest when none qualifies.
+    fn batch_target(&self, cfg: &QueueConfig) -> usize {
+        let Some(newest) = self.in_flight.back().map(|f| f.seq) else {
+            return 0;
+        };
+        let (_, cover, batch) = self.depth_plan(cfg);
+        let (cover, batch) = (cover as u64, batch as u64);
+        let done = self.last_read.1;
+        let mut idx = 0;
+        for (i, f) in self.in_flight.iter().enumerate() {
+            if newest - f.seq < cover || f.seq.saturating_sub(done) > batch {
+                break;
+            }
+            idx = i;
+        }
+        idx
+    }
+
     /// How the completion thread should wait for this queue, and for which request.
     ///
     /// Balanced: wait for the request after which the device still holds [`cover_ns`] of
@@ -690,9 +735,7 @@ impl Inner {
         let warm = self.predictor.is_warm();
         let trusted = self.predictor.is_trusted();
         let idx = match cfg.policy {
-            WaitPolicy::Balanced if trusted && est > 0 => n
-                .saturating_sub(cover_requests(self.cover_ns, est) + 1)
-                .min(batch_requests(est) - 1),
+            WaitPolicy::Balanced if trusted && est > 0 => self.batch_target(cfg),
             _ => 0,
         };
         let seq = self.in_flight[idx].seq;
@@ -709,7 +752,9 @@ impl Inner {
         if let Some(end) = self.predicted_end(seq).filter(|_| trusted) {
             let (lead, tail) = match cfg.policy {
                 WaitPolicy::Balanced => (spin_ns, spin_ns),
-                WaitPolicy::LowLatency => (spin_ns.max(margin_ns), spin_ns.max(est / 4)),
+                // Twice the timer's p95 overshoot, so even a late timer fires before the
+                // completion: the low-latency policy pays in spinning for its p99.
+                WaitPolicy::LowLatency => (spin_ns.max(2 * margin_ns), spin_ns.max(est / 4)),
             };
             let (mut from, mut until) = (end.saturating_sub(lead), end + tail);
             // A request seen unfinished pushes its own prediction later; the window first
@@ -743,8 +788,16 @@ impl Inner {
                 let at = if now < half {
                     half
                 } else {
+                    // While the device is expected to progress, polls stay within half a
+                    // request of each other; after 64 misses (it is stuck, or far slower
+                    // than learned) they back off to one a millisecond.
                     let base = (est / 8).max(MIN_POLL_NS);
-                    let step = (base << self.misses.min(10)).min(MAX_POLL_NS);
+                    let cap = if self.misses < 64 {
+                        (est / 2).max(20_000)
+                    } else {
+                        MAX_POLL_NS
+                    };
+                    let step = (base << self.misses.min(10)).min(cap).min(MAX_POLL_NS);
                     self.misses = self.misses.saturating_add(1);
                     now + step
                 };
@@ -823,6 +876,7 @@ impl Shared {
             registry,
             active: AtomicBool::new(false),
             notify_pending: AtomicBool::new(false),
+            changes: AtomicU64::new(0),
         }))
     }
 
@@ -922,6 +976,7 @@ impl Shared {
             fatal,
             refill_room,
             wait,
+            changes: self.changes.load(Ordering::Acquire),
         }
     }
 
@@ -977,7 +1032,13 @@ impl Shared {
             nrt_status: 0,
         };
         g.apply(Event::Fatal(f), sys::now_ns(), self.id, self.cfg.error_log);
+        self.changes.fetch_add(1, Ordering::AcqRel);
         self.active.store(true, Ordering::SeqCst);
+    }
+
+    /// See [`Shared::changes`]: whether a plan made at `seen` may be stale.
+    pub(crate) fn changed_since(&self, seen: u64) -> bool {
+        self.changes.load(Ordering::Acquire) != seen
     }
 
     pub(crate) fn run_callback(&self, d: Done, now: u64) {
@@ -1095,6 +1156,7 @@ impl Queue {
         }
         g.next_ticket += 1;
         g.submitted += 1;
+        shared.changes.fetch_add(1, Ordering::AcqRel);
         g.outstanding.insert(ticket);
         trace::instant(shared.id, "submitted", ticket, now);
         shared.set_active(g);
