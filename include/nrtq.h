@@ -425,10 +425,24 @@ nrtq_status nrtq_queue_config_new(struct nrtq_queue_config **out);
 void nrtq_queue_config_free(struct nrtq_queue_config *cfg);
 
 /**
- * Requests kept on the device at once, 1–1024 (default 3; the vendor advises 2–3 per
- * execution unit). Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+ * Requests kept on the device at once, at least, 1–1024 (default 3; the vendor advises
+ * 2–3 per execution unit). Once the queue has learned the model's device time it keeps
+ * more, up to `nrtq_queue_config_set_max_depth`, when `depth` requests are too little
+ * work to outlast the completion thread's wake-up. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_INVALID`.
  */
 nrtq_status nrtq_queue_config_set_depth(struct nrtq_queue_config *cfg, uint32_t depth);
+
+/**
+ * Ceiling of the automatic depth, 1–1024 (default 16). The queue aims for enough
+ * requests behind the one its completion thread waits for to outlast the thread's
+ * measured wake-up (three times its p95 timer overshoot plus 20 µs of device time,
+ * 50–500 µs), plus enough to gather ~300 µs of completions per wake-up; never fewer than
+ * the depth, never more than this ceiling or than the runtime accepts (learned from
+ * `NRT_QUEUE_FULL`). A value at or below the depth pins the queue at exactly the depth.
+ * Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+ */
+nrtq_status nrtq_queue_config_set_max_depth(struct nrtq_queue_config *cfg, uint32_t max_depth);
 
 /**
  * Requests the software backlog holds before `nrtq_queue_submit` returns

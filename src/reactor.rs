@@ -45,6 +45,10 @@ pub(crate) struct ReactorShared {
     /// How late this thread's timed waits end (a high percentile of recent overshoots),
     /// ns: how early the low-latency policy sets its timer before a predicted completion.
     margin_ns: AtomicU64,
+    /// The recent overshoots themselves (the first `overshoots_n`), for
+    /// [`ReactorShared::expected_excess_ns`].
+    overshoots: [AtomicU64; Overshoot::WINDOW],
+    overshoots_n: AtomicU64,
 }
 
 impl ReactorShared {
@@ -64,6 +68,25 @@ impl ReactorShared {
     /// How late a timed wait of the completion thread ends, ns (p95 of the recent ones).
     pub(crate) fn wake_margin_ns(&self) -> u64 {
         self.margin_ns.load(Ordering::Relaxed)
+    }
+
+    /// How long, on average, a timed wait of the completion thread overshoots by more
+    /// than `slack` ns: the device time a queue would lose per wake-up if it only had
+    /// `slack` of work queued behind the completion it sleeps to. The worst 5% are left
+    /// out: they are millisecond scheduling stalls that a spinning thread suffers too
+    /// (it is preempted instead), and one of them would swing a mean of 64.
+    pub(crate) fn expected_excess_ns(&self, slack: u64) -> u64 {
+        let n = self.overshoots_n.load(Ordering::Relaxed) as usize;
+        if n == 0 {
+            return INITIAL_MARGIN_NS.saturating_sub(slack);
+        }
+        let kept = (n * 95 / 100).max(1);
+        // Published sorted, so the first `kept` are the smallest.
+        let total: u64 = self.overshoots[..kept]
+            .iter()
+            .map(|o| o.load(Ordering::Relaxed).saturating_sub(slack))
+            .sum();
+        total / kept as u64
     }
 
     pub(crate) fn kick(&self) {
@@ -94,6 +117,8 @@ impl Reactor {
             cpu_ns: AtomicU64::new(0),
             wakeups: AtomicU64::new(0),
             margin_ns: AtomicU64::new(INITIAL_MARGIN_NS),
+            overshoots: std::array::from_fn(|_| AtomicU64::new(0)),
+            overshoots_n: AtomicU64::new(0),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -154,8 +179,9 @@ impl Overshoot {
         }
     }
 
-    /// Record one overshoot; every 16 samples, publish the 95th percentile to `out`.
-    fn record(&mut self, ns: u64, out: &AtomicU64) {
+    /// Record one overshoot; every 16 samples, publish the 95th percentile as the margin
+    /// and the samples themselves.
+    fn record(&mut self, ns: u64, r: &ReactorShared) {
         self.samples[self.next] = ns;
         self.next = (self.next + 1) % Overshoot::WINDOW;
         self.filled |= self.next == 0;
@@ -171,10 +197,14 @@ impl Overshoot {
         let v = &mut v[..n];
         v.sort_unstable();
         let p95 = v[(n * 95 / 100).min(n - 1)];
-        out.store(
+        r.margin_ns.store(
             p95.clamp(Overshoot::MIN_NS, Overshoot::MAX_NS),
             Ordering::Relaxed,
         );
+        for (slot, &o) in r.overshoots.iter().zip(v.iter()) {
+            slot.store(o, Ordering::Relaxed);
+        }
+        r.overshoots_n.store(n as u64, Ordering::Relaxed);
     }
 }
 
@@ -308,7 +338,7 @@ fn run(r: Arc<ReactorShared>) {
         let ready = sys::poll_readable(&mut fds, timeout);
         r.wakeups.fetch_add(1, Ordering::Relaxed);
         if let (0, Some(t)) = (ready, wake_at) {
-            overshoot.record(sys::now_ns().saturating_sub(t), &r.margin_ns);
+            overshoot.record(sys::now_ns().saturating_sub(t), &r);
         }
         // Reset the bells that rang; what they announced is read from the counters next.
         for p in &fds {

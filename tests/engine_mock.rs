@@ -631,3 +631,42 @@ fn manual_bell_low_latency_policy() {
     assert_exactly_once_in_order(&log.lock().unwrap(), 30);
     rt.destroy_queue(&q, Duration::from_secs(1)).unwrap();
 }
+
+/// Runs 3000 requests of a 10-µs mock XU (which holds 8) through a queue of configured
+/// depth 3 and returns the most the XU held at once.
+fn high_water_with(max_depth: usize) -> usize {
+    let (rt, dev) = runtime(MockConfig {
+        service: Duration::from_micros(10),
+        hw_depth: 8,
+        ..Default::default()
+    });
+    let (log, hook) = recorder();
+    let q = rt
+        .create_queue(
+            MODEL,
+            QueueConfig {
+                on_complete: Some(hook),
+                max_depth,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for i in 0..3000u64 {
+        submit_retrying(&q, i);
+    }
+    q.drain(Some(Duration::from_secs(20))).unwrap();
+    assert_exactly_once_in_order(&log.lock().unwrap(), 3000);
+    rt.destroy_queue(&q, Duration::from_secs(1)).unwrap();
+    dev.xu(0).high_water()
+}
+
+#[test]
+fn depth_rises_for_a_short_model_and_stays_pinned_when_asked() {
+    // 3 requests of 10 µs cannot cover the completion thread's wake-up (≥ 50 µs): once
+    // the device time is learned, the queue keeps more on the device, up to what it takes.
+    let auto = high_water_with(16);
+    assert!(auto > 3 && auto <= 8, "automatic depth reached {auto}");
+    // max_depth ≤ depth pins the queue at the configured depth.
+    let pinned = high_water_with(3);
+    assert!(pinned <= 3, "pinned queue held {pinned}");
+}

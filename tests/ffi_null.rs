@@ -68,6 +68,11 @@ fn every_entry_point_answers_null_with_a_status() {
         "cfg",
     );
     expect(
+        nrtq_queue_config_set_max_depth(null_cfg, 8),
+        NRTQ_ERR_NULL,
+        "cfg",
+    );
+    expect(
         nrtq_queue_config_set_backlog(null_cfg, 3),
         NRTQ_ERR_NULL,
         "cfg",
@@ -187,6 +192,17 @@ fn config_setters_check_values_and_outputs_stay_untouched_on_failure() {
         "depth",
     );
     assert_eq!(nrtq_queue_config_set_depth(cfg, 2), NRTQ_OK);
+    expect(
+        nrtq_queue_config_set_max_depth(cfg, 0),
+        NRTQ_ERR_INVALID,
+        "max_depth",
+    );
+    expect(
+        nrtq_queue_config_set_max_depth(cfg, 1025),
+        NRTQ_ERR_INVALID,
+        "max_depth",
+    );
+    assert_eq!(nrtq_queue_config_set_max_depth(cfg, 2), NRTQ_OK);
     expect(
         nrtq_queue_config_set_delivery(cfg, 7),
         NRTQ_ERR_INVALID,

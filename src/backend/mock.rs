@@ -70,6 +70,8 @@ struct XuState {
     dead: bool,
     schedule_calls: u64,
     status_reads: HashMap<u64, u32>,
+    /// The most requests the XU held at once.
+    high_water: usize,
 }
 
 impl MockXu {
@@ -113,6 +115,11 @@ impl MockXu {
     /// Requests accepted but not completed.
     pub fn running(&self) -> usize {
         self.state.lock().running.len()
+    }
+
+    /// The most requests the XU held at once (accepted, not completed).
+    pub fn high_water(&self) -> usize {
+        self.state.lock().high_water
     }
 
     /// Schedule calls made (accepted or not).
@@ -212,6 +219,7 @@ impl Channel for MockChannel {
         let end = start + xu.cfg.service.as_nanos() as u64;
         st.last_end = end;
         st.running.push_back((seq, end));
+        st.high_water = st.high_water.max(st.running.len());
         if seq.checked_rem(xu.cfg.error_every) == Some(0) {
             st.statuses.insert(seq, xu.cfg.error_code);
         }

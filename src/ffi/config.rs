@@ -106,8 +106,11 @@ pub extern "C" fn nrtq_queue_config_free(cfg: *mut nrtq_queue_config) {
     })
 }
 
-/// Requests kept on the device at once, 1–1024 (default 3; the vendor advises 2–3 per
-/// execution unit). Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+/// Requests kept on the device at once, at least, 1–1024 (default 3; the vendor advises
+/// 2–3 per execution unit). Once the queue has learned the model's device time it keeps
+/// more, up to `nrtq_queue_config_set_max_depth`, when `depth` requests are too little
+/// work to outlast the completion thread's wake-up. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+/// `NRTQ_ERR_INVALID`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_set_depth(
     cfg: *mut nrtq_queue_config,
@@ -119,6 +122,28 @@ pub extern "C" fn nrtq_queue_config_set_depth(
             return fail_msg(Status::InvalidArgument, "depth must be in 1..=1024");
         }
         cfg_mut(cfg).depth = depth as usize;
+        nrtq_status::NRTQ_OK
+    })
+}
+
+/// Ceiling of the automatic depth, 1–1024 (default 16). The queue aims for enough
+/// requests behind the one its completion thread waits for to outlast the thread's
+/// measured wake-up (three times its p95 timer overshoot plus 20 µs of device time,
+/// 50–500 µs), plus enough to gather ~300 µs of completions per wake-up; never fewer than
+/// the depth, never more than this ceiling or than the runtime accepts (learned from
+/// `NRT_QUEUE_FULL`). A value at or below the depth pins the queue at exactly the depth.
+/// Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+#[no_mangle]
+pub extern "C" fn nrtq_queue_config_set_max_depth(
+    cfg: *mut nrtq_queue_config,
+    max_depth: u32,
+) -> nrtq_status {
+    ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
+        check_null!(cfg, "cfg");
+        if max_depth == 0 || max_depth > 1024 {
+            return fail_msg(Status::InvalidArgument, "max_depth must be in 1..=1024");
+        }
+        cfg_mut(cfg).max_depth = max_depth as usize;
         nrtq_status::NRTQ_OK
     })
 }
