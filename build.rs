@@ -14,7 +14,8 @@ fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{SONAME}");
-    println!("cargo:rerun-if-changed=src/ffi");
+    // cbindgen reads the whole crate, so any public item under src/ can reach the header.
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=NRTQ_UPDATE_HEADER");
 

@@ -117,3 +117,78 @@ fn errors_and_a_dying_unit_reach_the_application() {
     );
     assert!(out.contains("completions: 5 ok,"), "{out}");
 }
+
+/// `NRTQ_TRACE` and `NRT_EMU_TRACE` together: both files are valid Chrome trace-event JSON,
+/// nrtq's has the life of every request (submitted, queued, on device, delivered), the
+/// emulator's one slice per request, and the two share a clock: each request's "on device"
+/// slice ends after the device finished it and soon after.
+#[test]
+fn queue_trace_lines_up_with_the_device_trace() {
+    let dir = std::env::temp_dir().join(format!("nrtq-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ours, device) = (dir.join("nrtq.json"), dir.join("device.json"));
+    build_examples();
+    let generation = nrt_emu::selected_generation();
+    let lib = nrt_emu::library_path(&generation);
+    let out = Command::new(profile_dir().join("examples-c/nrtq_server"))
+        .args([&model("add_f32.nrtm"), "1", "10"]) // one producer: 40 requests
+        .env("LD_LIBRARY_PATH", lib.parent().unwrap())
+        .env("NRT_EMU_API", &generation)
+        .env("NRTQ_TRACE", &ours)
+        .env("NRT_EMU_TRACE", &device)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let load = |p: &PathBuf| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(p).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()));
+        // Both trace-event forms: a bare array, or an object with "traceEvents".
+        match v {
+            serde_json::Value::Array(events) => events,
+            serde_json::Value::Object(mut o) => match o.remove("traceEvents") {
+                Some(serde_json::Value::Array(events)) => events,
+                _ => panic!("{} has no traceEvents array", p.display()),
+            },
+            _ => panic!("{} is not a trace", p.display()),
+        }
+    };
+    let (ours, device) = (load(&ours), load(&device));
+    let named = |events: &[serde_json::Value], name: &str| -> Vec<serde_json::Value> {
+        events
+            .iter()
+            .filter(|e| e["name"] == name)
+            .cloned()
+            .collect()
+    };
+    for stage in ["submitted", "queued", "on device", "delivered"] {
+        assert_eq!(
+            named(&ours, stage).len(),
+            40,
+            "nrtq trace: 40 '{stage}' events"
+        );
+    }
+    let slices: Vec<&serde_json::Value> = device.iter().filter(|e| e["ph"] == "X").collect();
+    assert_eq!(slices.len(), 40, "device trace: one slice per request");
+
+    // Requests complete in order on the one COMPUTE unit: pair them by position.
+    let end = |e: &serde_json::Value| e["ts"].as_f64().unwrap() + e["dur"].as_f64().unwrap();
+    let mut on_device = named(&ours, "on device");
+    on_device.sort_by_key(|e| e["args"]["ticket"].as_u64().unwrap());
+    let mut dev: Vec<f64> = slices.iter().map(|e| end(e)).collect();
+    dev.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for (ours, device_end) in on_device.iter().zip(dev) {
+        let observed = end(ours);
+        assert!(
+            observed >= device_end - 1.0 && observed <= device_end + 50_000.0,
+            "ticket {}: completion observed at {observed} µs, device ended at {device_end} µs",
+            ours["args"]["ticket"]
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -438,7 +438,7 @@ impl Inner {
     }
 
     /// Apply an event to the state machine and carry out the action it calls for.
-    fn apply(&mut self, event: Event, now: u64, queue: u64, error_cap: usize) {
+    fn apply(&mut self, event: Event, mut now: u64, queue: u64, error_cap: usize) {
         let (next, action) = self.state.on(event);
         if next != self.state {
             log!(Level::Info, "queue {queue}: {:?} -> {:?}", self.state, next);
@@ -455,7 +455,7 @@ impl Inner {
             Action::FailAll(f) => {
                 // First retire what the device reports finished, with their own statuses,
                 // then fail the rest in order: device-held, then backlog.
-                self.retire(now, queue, error_cap);
+                self.retire(&mut now, queue, error_cap);
                 self.abandoned |= !self.in_flight.is_empty();
                 while let Some(fl) = self.in_flight.pop_front() {
                     self.free_slots.push(fl.slot);
@@ -535,8 +535,14 @@ impl Inner {
     /// device-time span, and the anchor (the newest completed request ended after the
     /// previous reading and no later than now; if the device is still busy, the next one
     /// has not ended, so the newest ended less than one device time ago).
-    fn read_completed(&mut self, now: u64) -> std::result::Result<u64, NrtStatus> {
+    ///
+    /// `now` is moved forward to the moment after the read: the counter held `c` by then,
+    /// so that is when completions are observed, even if the thread was delayed (a lock,
+    /// preemption) between taking `now` and reading.
+    fn read_completed(&mut self, now: &mut u64) -> std::result::Result<u64, NrtStatus> {
         let c = self.channel().completed()?;
+        *now = sys::now_ns().max(*now);
+        let now = *now;
         let (t_prev, c_prev) = self.last_read;
         self.last_read = (now, c);
         let newest = self.in_flight.back().map_or(0, |f| f.seq);
@@ -570,13 +576,16 @@ impl Inner {
 
     /// Retire every request the device has completed. Returns how many, and whether one
     /// of them reported the execution unit dead.
-    fn retire(&mut self, now: u64, queue: u64, error_cap: usize) -> (usize, Option<Failure>) {
+    /// `now` moves forward to when the completed counter was read.
+    fn retire(&mut self, now: &mut u64, queue: u64, error_cap: usize) -> (usize, Option<Failure>) {
         let Some(oldest) = self.in_flight.front().map(|f| f.seq) else {
             return (0, None);
         };
         let (t_prev, c_prev) = self.last_read;
         let anchor = self.predictor.anchor();
-        let completed = match self.read_completed(now) {
+        let completed = self.read_completed(now);
+        let now = *now;
+        let completed = match completed {
             Ok(c) => c,
             Err(st) => {
                 log!(
@@ -927,13 +936,14 @@ impl Shared {
 
     /// One reaping pass (completion thread): retire, fail, refill, and plan the wait.
     pub(crate) fn pass(&self, now: u64) -> Pass {
+        let mut now = now;
         let mut g = self.inner.lock();
         let cap = self.cfg.error_log;
         let id = self.id;
         if g.is_active() {
             g.wakeups += 1;
         }
-        let (retired, dead) = g.retire(now, id, cap);
+        let (retired, dead) = g.retire(&mut now, id, cap);
         if let Some(f) = dead {
             g.apply(Event::Fatal(f), now, id, cap);
         }
@@ -1018,12 +1028,13 @@ impl Shared {
     /// Whether the request the completion thread waits for has completed (a cheap check
     /// while spinning). Every reading also sharpens the prediction.
     pub(crate) fn progressed(&self, now: u64) -> bool {
+        let mut now = now;
         let mut g = self.inner.lock();
         if g.in_flight.is_empty() {
             return true;
         }
         let want = g.wait_seq;
-        match g.read_completed(now) {
+        match g.read_completed(&mut now) {
             Ok(c) => c >= want,
             Err(_) => true,
         }

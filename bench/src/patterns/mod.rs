@@ -151,8 +151,11 @@ pub fn run_raw(
                     .expect("spawn a pattern thread")
             })
             .collect();
-        barrier.wait();
+        // Read the clock before releasing the threads: once they run, this thread may not
+        // get a core back for a while (4 pattern threads on 2 cores), and a late start
+        // would count device time from before the window.
         let start = now_ns();
+        barrier.wait();
         let mut total = ThreadOutcome::default();
         let mut first_error = None;
         for h in handles {
