@@ -637,7 +637,9 @@ nrtq_status nrtq_queue_failure(const struct nrtq_queue *q,
  * `poll`/`epoll`/`select`. It is a hint, as with liburing's eventfd: one wake-up may cover
  * many completions, and a wake-up may find none — after it fires, call `nrtq_queue_reap`
  * until it returns 0. The queue owns the descriptor (never read, write or close it); it is
- * valid until the queue is destroyed. Writes it to `*fd`. Returns `NRTQ_OK`,
+ * valid until the queue is destroyed. It is non-blocking (`O_NONBLOCK`), so a runtime's
+ * poller may wait on a `dup` of it (as Go's netpoller does). Writes it to `*fd`. Returns
+ * `NRTQ_OK`,
  * `NRTQ_ERR_NULL`, or `NRTQ_ERR_WRONG_MODE` for a callback-mode queue.
  */
 nrtq_status nrtq_queue_reap_fd(const struct nrtq_queue *q, int *fd);

@@ -53,7 +53,9 @@ fn fill(out: *mut nrtq_completion, got: &[Completion]) {
 /// `poll`/`epoll`/`select`. It is a hint, as with liburing's eventfd: one wake-up may cover
 /// many completions, and a wake-up may find none — after it fires, call `nrtq_queue_reap`
 /// until it returns 0. The queue owns the descriptor (never read, write or close it); it is
-/// valid until the queue is destroyed. Writes it to `*fd`. Returns `NRTQ_OK`,
+/// valid until the queue is destroyed. It is non-blocking (`O_NONBLOCK`), so a runtime's
+/// poller may wait on a `dup` of it (as Go's netpoller does). Writes it to `*fd`. Returns
+/// `NRTQ_OK`,
 /// `NRTQ_ERR_NULL`, or `NRTQ_ERR_WRONG_MODE` for a callback-mode queue.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_reap_fd(q: *const nrtq_queue, fd: *mut c_int) -> nrtq_status {
