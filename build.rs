@@ -62,7 +62,7 @@ fn write_pkg_config(root: &Path, profile_dir: &Path) {
          Version: {version}\n\
          Cflags: -I${{includedir}}\n\
          Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lnrtq\n\
-         Libs.private: -lpthread -ldl -lm\n",
+         Libs.private: -lgcc_s -lutil -lrt -lpthread -lm -ldl\n",
         inc = root.join("include").display(),
         lib = profile_dir.display(),
     );
