@@ -10,7 +10,14 @@
 //! and libnrt schedule/sequence calls, never while a user callback runs. Callbacks, the
 //! refill hook and the fatal hook run on the completion thread (see `reactor`) with no
 //! lock held.
+mod config;
+mod request;
 pub mod state;
+
+pub use config::{CompletionHook, Delivery, FatalHook, QueueConfig, RefillHook, WaitPolicy};
+pub(crate) use request::Done;
+use request::Request;
+pub use request::{Callback, Completion};
 
 use std::collections::{BTreeSet, VecDeque};
 use std::os::fd::RawFd;
@@ -34,186 +41,12 @@ use crate::sys::{self, EventFd};
 use crate::trace;
 use state::{Action, Event, Failure, State};
 
-/// How completions reach the application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Each request's callback runs on the completion thread.
-    Callback,
-    /// Completions wait in the queue until reaped; a pollable fd signals them.
-    Reap,
-}
-
-/// How the completion thread waits for this queue's requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitPolicy {
-    /// Block on the runtime's notification (or sleep until the predicted completion
-    /// where there is none), spinning only when a completion is due within `spin`.
-    Balanced,
-    /// Sleep until just before the predicted completion, then spin until it arrives:
-    /// lowest notification latency, more CPU per request.
-    LowLatency,
-}
-
-/// One finished request, as delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Completion {
-    /// The ticket `submit` returned.
-    pub ticket: u64,
-    /// The caller's value given at submit.
-    pub user_data: u64,
-    /// nrtq's status for the request.
-    pub status: Status,
-    /// The raw libnrt status (0 on success).
-    pub nrt_status: NrtStatus,
-}
-
-/// A per-request completion callback (callback mode).
-pub type Callback = Box<dyn FnOnce(&Completion) + Send>;
-/// The queue-wide completion callback, for requests submitted without their own.
-pub type CompletionHook = Arc<dyn Fn(&Completion) + Send + Sync>;
-/// Pull mode: called with the queue and how many requests it has room for.
-pub type RefillHook = Arc<dyn Fn(&Queue, usize) + Send + Sync>;
-/// Called once when the queue fails terminally: (queue, nrtq status, raw libnrt status).
-pub type FatalHook = Arc<dyn Fn(&Queue, Status, NrtStatus) + Send + Sync>;
-
-/// Settings of one queue, fixed at creation.
-#[derive(Clone)]
-pub struct QueueConfig {
-    /// Requests kept on the device at once, at least (default 3; the vendor advises
-    /// 2–3). The queue keeps more, up to [`QueueConfig::max_depth`], when `depth`
-    /// requests of the learned device time are too little work to cover the completion
-    /// thread's wake-up.
-    pub depth: usize,
-    /// Ceiling of the automatic depth (default 16; at most 1024). Once the device time
-    /// is learned, the queue aims for enough requests behind the one the completion
-    /// thread waits for to outlast its wake-up (the cover: three times the measured p95
-    /// timer overshoot plus 20 µs, 50–500 µs of device time), plus `ceil(300 µs / device
-    /// time)` for it to gather per wake-up, within `[depth, max(depth, max_depth)]` and
-    /// what the device accepts (learned from `NRT_QUEUE_FULL`, re-probed every 256
-    /// requests). A value ≤ `depth` pins the queue at exactly `depth`.
-    pub max_depth: usize,
-    /// Requests the software backlog holds before `submit` says "not now" (default 1024).
-    pub backlog: usize,
-    /// Callback or reap delivery (default callback).
-    pub delivery: Delivery,
-    /// Wait policy (default balanced).
-    pub policy: WaitPolicy,
-    /// Spin window: how close to a predicted completion the thread spins instead of
-    /// blocking (balanced), or how early it wakes to spin (low latency).
-    pub spin: Duration,
-    /// A request on the device longer than this fails the queue (`None`: no deadline).
-    pub deadline: Option<Duration>,
-    /// Recent errors kept for `errors()` (oldest dropped beyond it).
-    pub error_log: usize,
-    /// Queue-wide completion callback (callback mode).
-    pub on_complete: Option<CompletionHook>,
-    /// Pull-mode refill hook.
-    pub on_refill: Option<RefillHook>,
-    /// Fatal-error hook, fired once.
-    pub on_fatal: Option<FatalHook>,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        QueueConfig {
-            depth: 3,
-            max_depth: 16,
-            backlog: 1024,
-            delivery: Delivery::Callback,
-            policy: WaitPolicy::Balanced,
-            spin: Duration::from_micros(5),
-            deadline: None,
-            error_log: 256,
-            on_complete: None,
-            on_refill: None,
-            on_fatal: None,
-        }
-    }
-}
-
-impl QueueConfig {
-    /// Per-request slots a channel needs: the most requests ever on the device at once.
-    pub fn slots(&self) -> usize {
-        self.depth.max(self.max_depth)
-    }
-
-    /// Reject settings the engine cannot honour.
-    pub fn validate(&self) -> Result<()> {
-        if self.depth == 0 || self.depth > 1024 {
-            return Err(Error::new(
-                Status::InvalidArgument,
-                format!("depth {} not in 1..=1024", self.depth),
-            ));
-        }
-        if self.max_depth > 1024 {
-            return Err(Error::new(
-                Status::InvalidArgument,
-                format!("max_depth {} above 1024", self.max_depth),
-            ));
-        }
-        if self.backlog > (1 << 24) {
-            return Err(Error::new(
-                Status::InvalidArgument,
-                format!("backlog {} above 2^24", self.backlog),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// An accepted request that has not completed yet.
-struct Request {
-    ticket: u64,
-    work: Work,
-    user_data: u64,
-    callback: Option<Callback>,
-    submit_ns: u64,
-}
-
 /// A request on the device.
 struct Flight {
     req: Request,
     seq: u64,
     slot: usize,
     sched_ns: u64,
-}
-
-/// A completed request waiting for delivery.
-pub(crate) struct Done {
-    pub(crate) completion: Completion,
-    callback: Option<Callback>,
-    retire_ns: u64,
-}
-
-impl Request {
-    /// The only way to complete a request: consumes it, so it completes once.
-    fn finish(
-        self,
-        status: Status,
-        nrt_status: NrtStatus,
-        sched_ns: Option<u64>,
-        now: u64,
-        queue: u64,
-    ) -> Done {
-        let st = status.code();
-        match sched_ns {
-            Some(s) => {
-                trace::slice(queue, "queued", self.ticket, self.submit_ns, s, st);
-                trace::slice(queue, "on device", self.ticket, s, now, st);
-            }
-            None => trace::slice(queue, "queued", self.ticket, self.submit_ns, now, st),
-        }
-        Done {
-            completion: Completion {
-                ticket: self.ticket,
-                user_data: self.user_data,
-                status,
-                nrt_status,
-            },
-            callback: self.callback,
-            retire_ns: now,
-        }
-    }
 }
 
 /// Everything the queue's mutex guards.
