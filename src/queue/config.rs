@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::handle::Queue;
 use super::request::Completion;
-use super::Queue;
 use crate::status::{Error, NrtStatus, Result, Status};
 
 /// How completions reach the application.

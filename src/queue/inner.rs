@@ -40,7 +40,8 @@ pub(super) struct Inner {
     pub(super) predictor: Predictor,
     /// The previous reading of the completed-sequence counter: (when, value).
     pub(super) last_read: (u64, u64),
-    /// Device time to keep queued behind the awaited request (see [`cover_ns`](super::refill::cover_ns)).
+    /// Device time to keep queued behind the awaited request (see
+    /// [`cover_ns`](super::refill::cover_ns)).
     pub(super) cover_ns: u64,
     /// The spin window first planned for a request: (sequence number, from, until).
     pub(super) spin_plan: Option<(u64, u64, u64)>,
@@ -49,7 +50,8 @@ pub(super) struct Inner {
     /// The request the completion thread is waiting for (spinning stops when it is done).
     pub(super) wait_seq: u64,
     /// Requests of ours the device has shown it accepts: lowered to what was in flight
-    /// when it answered `NRT_QUEUE_FULL`, raised by one every [`PROBE_EVERY`](super::retire::PROBE_EVERY) retired.
+    /// when it answered `NRT_QUEUE_FULL`, raised by one every `PROBE_EVERY` (in
+    /// `retire`) retired.
     pub(super) hw_cap: usize,
     pub(super) since_probe: u64,
     /// Consecutive polls that found nothing (backoff of timed polling).

@@ -26,9 +26,10 @@ const MAX_POLL_NS: u64 = 1_000_000;
 
 impl Inner {
     /// Balanced policy: the index of the in-flight request to wait for. The latest one
-    /// with at least [`cover_requests`](super::refill::cover_requests) requests queued behind it on the unit and at most
-    /// [`batch_requests`](super::refill::batch_requests) unfinished up to it, counted in the unit's sequence numbers, so
-    /// other queues' requests on the same unit count too; the oldest when none qualifies.
+    /// with at least `cover_requests` requests queued behind it on the unit and at most
+    /// `batch_requests` (both in `refill`) unfinished up to it, counted in the unit's
+    /// sequence numbers, so other queues' requests on the same unit count too; the
+    /// oldest when none qualifies.
     fn batch_target(&self, cfg: &QueueConfig) -> usize {
         let Some(newest) = self.in_flight.back().map(|f| f.seq) else {
             return 0;
