@@ -14,8 +14,8 @@ use crate::sys;
 use crate::trace;
 
 impl Shared {
-    /// After the completion thread ran a batch of callbacks: advance the delivered
-    /// watermark, record notification latencies, wake waiters.
+    /// After the completion thread ran a batch of callbacks: mark their tickets delivered,
+    /// record notification latencies, wake waiters.
     pub(crate) fn delivered(&self, tickets: &[u64], latencies: &[u64]) {
         let mut g = self.inner.lock();
         for t in tickets {

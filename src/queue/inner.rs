@@ -23,7 +23,6 @@ pub(super) struct Inner {
     pub(super) free_slots: Vec<usize>,
     /// Completed, not yet handed to a callback (callback mode) or reaped (reap mode).
     pub(super) done: VecDeque<Done>,
-    /// Tickets up to this one have been delivered (callback returned / put up for reaping).
     /// Accepted tickets not yet delivered (callback returned / put up for reaping).
     /// Completion order is ticket order except where the state machine completes requests
     /// early (cancellation, refusal at refill), so a set, not a watermark.
