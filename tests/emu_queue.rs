@@ -4,24 +4,11 @@
 mod emu_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use emu_support::*;
-use nrtq::{Completion, Delivery, Handle, Queue, QueueConfig, Status};
-
-fn recorder() -> (Arc<Mutex<Vec<Completion>>>, nrtq::queue::CompletionHook) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let l = log.clone();
-    (
-        log,
-        Arc::new(move |c: &Completion| l.lock().unwrap().push(*c)),
-    )
-}
-
-fn tickets(done: &[Completion]) -> Vec<u64> {
-    done.iter().map(|c| c.ticket).collect()
-}
+use nrtq::{Delivery, Handle, Queue, QueueConfig, Status};
 
 #[test]
 fn reports_the_generation_under_test() {
@@ -37,16 +24,7 @@ fn outputs_are_computed_and_every_request_completes_once_in_order() {
     let rt = open(&[]);
     let m = add_model(256, 20_000, &[]);
     let ios: Vec<Io> = (0..8).map(|k| Io::new(256, k as f32 * 100.0)).collect();
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            Handle(m as usize),
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, m, QueueConfig::default());
     for round in 0..25u64 {
         for (k, io) in ios.iter().enumerate() {
             io.clear_output();
@@ -81,16 +59,7 @@ fn injected_errors_are_matched_to_their_requests_once() {
     let rt = open(&[]);
     let m = add_model(64, 5_000, &["error every=10 code=1004"]);
     let io = Io::new(64, 1.0);
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            Handle(m as usize),
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, m, QueueConfig::default());
     for i in 0..300 {
         loop {
             match q.submit(io.work(), i, None) {
@@ -116,12 +85,7 @@ fn injected_errors_are_matched_to_their_requests_once() {
         .iter()
         .filter(|c| c.status != Status::Ok)
         .all(|c| c.status == Status::ExecError && c.nrt_status == 1004));
-    let mut errs = [Completion {
-        ticket: 0,
-        user_data: 0,
-        status: Status::Ok,
-        nrt_status: 0,
-    }; 64];
+    let mut errs = [NO_COMPLETION; 64];
     assert_eq!(q.errors(&mut errs).0, 30);
     assert_eq!(q.errors(&mut errs).0, 0);
     rt.destroy_queue(&q, Duration::from_secs(5)).unwrap();
@@ -135,18 +99,16 @@ fn a_dying_execution_unit_fails_the_queue_and_loses_nothing() {
     let rt = open(&[]);
     let m = add_model(64, 20_000, &["unrecoverable after=5"]);
     let io = Io::new(64, 1.0);
-    let (log, hook) = recorder();
     let fatal = Arc::new(AtomicUsize::new(0));
     let f = fatal.clone();
     let cfg = QueueConfig {
-        on_complete: Some(hook),
         on_fatal: Some(Arc::new(move |_q: &Queue, s, nrt| {
             assert_eq!((s, nrt), (Status::QueueFailed, 101));
             f.fetch_add(1, Ordering::SeqCst);
         })),
         ..Default::default()
     };
-    let q = rt.create_queue(Handle(m as usize), cfg).unwrap();
+    let (q, log) = recording_queue(&rt, m, cfg);
     let mut accepted = 0;
     for i in 0..40 {
         match q.submit(io.work(), i, None) {
@@ -184,13 +146,11 @@ fn a_hung_request_fails_the_queue_at_its_deadline() {
     let rt = open(&[]);
     let m = add_model(64, 10_000, &["hang seq=3"]);
     let io = Io::new(64, 1.0);
-    let (log, hook) = recorder();
     let cfg = QueueConfig {
-        on_complete: Some(hook),
         deadline: Some(Duration::from_millis(50)),
         ..Default::default()
     };
-    let q = rt.create_queue(Handle(m as usize), cfg).unwrap();
+    let (q, log) = recording_queue(&rt, m, cfg);
     for i in 0..6 {
         q.submit(io.work(), i, None).unwrap();
     }
@@ -214,16 +174,7 @@ fn destroy_cancels_the_backlog_and_completes_what_the_device_holds() {
     let rt = open(&[]);
     let m = add_model(64, 2_000_000, &[]);
     let io = Io::new(64, 1.0);
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            Handle(m as usize),
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, m, QueueConfig::default());
     for i in 0..10 {
         q.submit(io.work(), i, None).unwrap();
     }
@@ -269,27 +220,13 @@ fn reap_mode_with_poll() {
         )
         .unwrap();
     let fd = q.reap_fd().unwrap();
-    let mut out = vec![
-        Completion {
-            ticket: 0,
-            user_data: 0,
-            status: Status::Ok,
-            nrt_status: 0
-        };
-        8
-    ];
+    let mut out = vec![NO_COMPLETION; 8];
     let (mut next, mut got) = (0u64, Vec::new());
     while got.len() < 200 {
         while next < 200 && q.submit(io.work(), next, None).is_ok() {
             next += 1;
         }
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        assert!(unsafe { libc::poll(&mut p, 1, 5000) } >= 0);
+        assert!(poll_readable(fd, 5000) >= 0);
         loop {
             let n = q.reap(&mut out).unwrap();
             if n == 0 {

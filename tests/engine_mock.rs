@@ -29,6 +29,36 @@ fn recorder() -> (Arc<Mutex<Vec<Completion>>>, nrtq::queue::CompletionHook) {
     )
 }
 
+/// A queue on the mock model whose queue-wide callback records every completion (`cfg`'s
+/// own `on_complete` is replaced).
+fn recording_queue(rt: &Runtime, cfg: QueueConfig) -> (Queue, Arc<Mutex<Vec<Completion>>>) {
+    let (log, hook) = recorder();
+    let cfg = QueueConfig {
+        on_complete: Some(hook),
+        ..cfg
+    };
+    (rt.create_queue(MODEL, cfg).unwrap(), log)
+}
+
+/// A placeholder to fill the arrays `reap` and `errors` write into.
+const NO_COMPLETION: Completion = Completion {
+    ticket: 0,
+    user_data: 0,
+    status: Status::Ok,
+    nrt_status: 0,
+};
+
+/// Wait up to `timeout_ms` for `fd` to turn readable; returns poll(2)'s result.
+fn poll_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> i32 {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, alive for the call.
+    unsafe { libc::poll(&mut p, 1, timeout_ms) }
+}
+
 /// Every ticket 1..=n exactly once, in order.
 fn assert_exactly_once_in_order(done: &[Completion], n: u64) {
     let tickets: Vec<u64> = done.iter().map(|c| c.ticket).collect();
@@ -55,17 +85,13 @@ fn every_request_completes_once_in_order() {
         service: Duration::from_micros(20),
         ..Default::default()
     });
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                backlog: 64,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(
+        &rt,
+        QueueConfig {
+            backlog: 64,
+            ..Default::default()
+        },
+    );
     for i in 0..2000u64 {
         assert_eq!(submit_retrying(&q, i * 7), i + 1);
     }
@@ -133,16 +159,7 @@ fn injected_errors_ride_with_their_completion_and_are_drained_once() {
         error_code: 1004,
         ..Default::default()
     });
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, QueueConfig::default());
     for i in 0..500 {
         submit_retrying(&q, i);
     }
@@ -154,12 +171,7 @@ fn injected_errors_ride_with_their_completion_and_are_drained_once() {
     assert!(failed
         .iter()
         .all(|c| c.status == Status::ExecError && c.nrt_status == 1004 && c.ticket % 10 == 0));
-    let mut errs = [Completion {
-        ticket: 0,
-        user_data: 0,
-        status: Status::Ok,
-        nrt_status: 0,
-    }; 64];
+    let mut errs = [NO_COMPLETION; 64];
     let (n, dropped) = q.errors(&mut errs);
     assert_eq!((n, dropped), (50, 0));
     assert!(errs[..n].iter().all(|c| c.ticket % 10 == 0));
@@ -176,16 +188,7 @@ fn queue_full_from_the_runtime_is_absorbed() {
         service: Duration::from_micros(30),
         ..Default::default()
     });
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, QueueConfig::default());
     for i in 0..200 {
         submit_retrying(&q, i);
     }
@@ -248,18 +251,16 @@ fn dead_execution_unit_fails_everything_once_and_refuses_later_work() {
         dead_after: Some(20),
         ..Default::default()
     });
-    let (log, hook) = recorder();
     let fatal = Arc::new(AtomicUsize::new(0));
     let f = fatal.clone();
     let cfg = QueueConfig {
-        on_complete: Some(hook),
         on_fatal: Some(Arc::new(move |_q: &Queue, s, nrt| {
             assert_eq!((s, nrt), (Status::QueueFailed, 101));
             f.fetch_add(1, Ordering::SeqCst);
         })),
         ..Default::default()
     };
-    let q = rt.create_queue(MODEL, cfg).unwrap();
+    let (q, log) = recording_queue(&rt, cfg);
     let mut accepted = 0u64;
     for i in 0..100 {
         match q.submit(WORK, i, None) {
@@ -302,13 +303,11 @@ fn a_request_past_the_deadline_fails_the_queue() {
         hang_at: Some(5),
         ..Default::default()
     });
-    let (log, hook) = recorder();
     let cfg = QueueConfig {
-        on_complete: Some(hook),
         deadline: Some(Duration::from_millis(30)),
         ..Default::default()
     };
-    let q = rt.create_queue(MODEL, cfg).unwrap();
+    let (q, log) = recording_queue(&rt, cfg);
     for i in 0..10 {
         q.submit(WORK, i, None).unwrap();
     }
@@ -329,16 +328,7 @@ fn destroy_cancels_the_backlog_and_waits_for_the_device() {
         manual: true,
         ..Default::default()
     });
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, QueueConfig::default());
     for i in 0..10 {
         q.submit(WORK, i, None).unwrap();
     }
@@ -377,16 +367,7 @@ fn destroy_timeout_completes_device_held_requests_as_cancelled() {
         manual: true,
         ..Default::default()
     });
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(&rt, QueueConfig::default());
     for i in 0..5 {
         q.submit(WORK, i, None).unwrap();
     }
@@ -470,7 +451,7 @@ fn callbacks_may_submit_but_not_wait_or_destroy() {
 
 #[test]
 fn a_panicking_callback_fails_the_queue_and_nothing_is_lost() {
-    let (rt, _dev) = runtime(MockConfig {
+    let (rt, dev) = runtime(MockConfig {
         manual: true,
         ..Default::default()
     });
@@ -497,7 +478,7 @@ fn a_panicking_callback_fails_the_queue_and_nothing_is_lost() {
     // Release one at a time so the panic happens with work still queued.
     for _ in 0..2 {
         let before = q.stats().completed;
-        _dev_release(&_dev);
+        dev.xu(0).release(1);
         while q.stats().completed == before {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -506,10 +487,6 @@ fn a_panicking_callback_fails_the_queue_and_nothing_is_lost() {
     assert_eq!(count.load(Ordering::SeqCst), 10);
     assert_eq!(q.failure().map(|f| f.0), Some(Status::Panic));
     rt.destroy_queue(&q, Duration::from_millis(10)).ok();
-}
-
-fn _dev_release(dev: &Arc<MockDevice>) {
-    dev.xu(0).release(1);
 }
 
 #[test]
@@ -528,15 +505,7 @@ fn reap_mode_fd_and_batches() {
         )
         .unwrap();
     let fd = q.reap_fd().expect("reap mode has an fd");
-    let mut out = vec![
-        Completion {
-            ticket: 0,
-            user_data: 0,
-            status: Status::Ok,
-            nrt_status: 0
-        };
-        16
-    ];
+    let mut out = vec![NO_COMPLETION; 16];
     assert_eq!(q.reap(&mut out).unwrap(), 0);
     let mut got = Vec::new();
     let mut next = 0u64;
@@ -544,25 +513,13 @@ fn reap_mode_fd_and_batches() {
         while next < 1000 && q.submit(WORK, next, None).is_ok() {
             next += 1;
         }
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut p, 1, 1000) };
+        poll_readable(fd, 1000);
         let n = q.reap(&mut out).unwrap();
         got.extend_from_slice(&out[..n]);
     }
     assert_exactly_once_in_order(&got, 1000);
     // Nothing waiting: the fd is not readable any more.
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 0);
+    assert_eq!(poll_readable(fd, 0), 0);
     rt.destroy_queue(&q, Duration::from_secs(1)).unwrap();
     let (rt2, _d) = runtime(MockConfig::default());
     let cq = rt2.create_queue(MODEL, QueueConfig::default()).unwrap();
@@ -578,7 +535,6 @@ fn pull_mode_refill_keeps_the_queue_fed() {
         ..Default::default()
     });
     let submitted = Arc::new(AtomicUsize::new(0));
-    let (log, hook) = recorder();
     let s = submitted.clone();
     let refill = Arc::new(move |q: &Queue, room: usize| {
         assert!(room > 0);
@@ -590,16 +546,13 @@ fn pull_mode_refill_keeps_the_queue_fed() {
             s.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                on_refill: Some(refill),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(
+        &rt,
+        QueueConfig {
+            on_refill: Some(refill),
+            ..Default::default()
+        },
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while log.lock().unwrap().len() < 300 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
@@ -614,13 +567,11 @@ fn manual_bell_low_latency_policy() {
         manual: true,
         ..Default::default()
     });
-    let (log, hook) = recorder();
     let cfg = QueueConfig {
-        on_complete: Some(hook),
         policy: WaitPolicy::LowLatency,
         ..Default::default()
     };
-    let q = rt.create_queue(MODEL, cfg).unwrap();
+    let (q, log) = recording_queue(&rt, cfg);
     for i in 0..30 {
         q.submit(WORK, i, None).unwrap();
     }
@@ -640,17 +591,13 @@ fn high_water_with(max_depth: usize) -> usize {
         hw_depth: 8,
         ..Default::default()
     });
-    let (log, hook) = recorder();
-    let q = rt
-        .create_queue(
-            MODEL,
-            QueueConfig {
-                on_complete: Some(hook),
-                max_depth,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (q, log) = recording_queue(
+        &rt,
+        QueueConfig {
+            max_depth,
+            ..Default::default()
+        },
+    );
     for i in 0..3000u64 {
         submit_retrying(&q, i);
     }

@@ -1,7 +1,12 @@
 //! Shared helpers of the `emu_*` tests: the emulator's libnrt of the generation under test
 //! (`NRT_EMU_API`), a lock serialising the tests of one binary (libnrt's state is per
-//! process), models built with the emulator's Rust API, and tensor sets for them.
+//! process), models built with the emulator's Rust API, tensor sets for them, and
+//! (in `completions`) ways to watch what a queue completes.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+
+mod completions;
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub use completions::*;
 
 use std::ffi::{CStr, CString};
 use std::path::PathBuf;
