@@ -20,7 +20,7 @@ pub mod status;
 mod sys;
 pub mod trace;
 
-pub use backend::{Handle, Work};
+pub use backend::{Generation, Handle, Work};
 pub use queue::{Callback, Completion, Delivery, Queue, QueueConfig, WaitPolicy};
 pub use runtime::{OpenOptions, Runtime};
 pub use status::{Error, NrtStatus, Result, Status};

@@ -12,6 +12,7 @@
 //!   handle) and/or until a predicted completion or deadline, whichever comes first.
 //!
 //! Any descriptor is only a hint; progress is always read from the counters.
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,11 +22,23 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::log::{log, Level};
-use crate::queue::{Queue, Shared, ON_REACTOR};
+use crate::queue::lifecycle::Failure;
+use crate::queue::{CompletionThread, Done, Queue, Shared, WaitPlan};
 use crate::status::{Error, Result, Status};
 use crate::sys::{self, EventFd, PollFd};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The id of the reactor whose completion thread this is (0 on any other thread).
+    static CURRENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the calling thread is some runtime's completion thread (where waiting on a
+/// queue, or closing a runtime, would wait for itself).
+pub(crate) fn on_a_completion_thread() -> bool {
+    CURRENT.with(|c| c.get()) != 0
+}
 
 /// The part of the reactor that queues and submitters see.
 pub(crate) struct ReactorShared {
@@ -58,15 +71,26 @@ impl ReactorShared {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.kick();
     }
+}
 
-    pub(crate) fn remove(&self, id: u64) {
+impl CompletionThread for ReactorShared {
+    fn kick(&self) {
+        self.kicked.store(true, Ordering::SeqCst);
+        self.bell.ring();
+    }
+
+    fn is_current(&self) -> bool {
+        CURRENT.with(|c| c.get()) == self.id
+    }
+
+    fn forget(&self, id: u64) {
         self.queues.lock().retain(|q| q.id != id);
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.kick();
     }
 
     /// How late a timed wait of the completion thread ends, ns (p95 of the recent ones).
-    pub(crate) fn wake_margin_ns(&self) -> u64 {
+    fn wake_margin_ns(&self) -> u64 {
         self.margin_ns.load(Ordering::Relaxed)
     }
 
@@ -75,7 +99,7 @@ impl ReactorShared {
     /// `slack` of work queued behind the completion it sleeps to. The worst 5% are left
     /// out: they are millisecond scheduling stalls that a spinning thread suffers too
     /// (it is preempted instead), and one of them would swing a mean of 64.
-    pub(crate) fn expected_excess_ns(&self, slack: u64) -> u64 {
+    fn expected_excess_ns(&self, slack: u64) -> u64 {
         let n = self.overshoots_n.load(Ordering::Relaxed) as usize;
         if n == 0 {
             return INITIAL_MARGIN_NS.saturating_sub(slack);
@@ -87,11 +111,6 @@ impl ReactorShared {
             .map(|o| o.load(Ordering::Relaxed).saturating_sub(slack))
             .sum();
         total / kept as u64
-    }
-
-    pub(crate) fn kick(&self) {
-        self.kicked.store(true, Ordering::SeqCst);
-        self.bell.ring();
     }
 }
 
@@ -208,12 +227,62 @@ impl Overshoot {
     }
 }
 
+/// What the passes of one round ask of the wait that follows, merged over the queues.
+struct Merged {
+    /// Descriptors to poll (the wake bell first), and which of them are bells to reset.
+    fds: Vec<PollFd>,
+    bells: Vec<i32>,
+    wake_at: Option<u64>,
+    /// The earliest spin window opening and the latest closing.
+    spin: Option<(u64, u64)>,
+    /// Some queue still needs the thread.
+    any_active: bool,
+    /// A plan may be stale (a hook or callback submitted, or the queue failed): go round
+    /// again before waiting.
+    again: bool,
+}
+
+impl Merged {
+    fn new(bell: i32) -> Merged {
+        Merged {
+            fds: vec![PollFd {
+                fd: bell,
+                ready: false,
+            }],
+            bells: Vec::new(),
+            wake_at: None,
+            spin: None,
+            any_active: false,
+            again: false,
+        }
+    }
+
+    fn add(&mut self, w: WaitPlan) {
+        if let Some((fd, is_bell)) = w.fd {
+            if !self.fds.iter().any(|p| p.fd == fd) {
+                self.fds.push(PollFd { fd, ready: false });
+                if is_bell {
+                    self.bells.push(fd);
+                }
+            }
+        }
+        if let Some(t) = w.wake_at {
+            self.wake_at = Some(self.wake_at.map_or(t, |w| w.min(t)));
+        }
+        if let Some((from, until)) = w.spin {
+            self.spin = Some(match self.spin {
+                Some((f, u)) => (f.min(from), u.max(until)),
+                None => (from, until),
+            });
+        }
+    }
+}
+
 fn run(r: Arc<ReactorShared>) {
-    ON_REACTOR.with(|c| c.set(r.id));
+    CURRENT.with(|c| c.set(r.id));
     sys::set_low_timer_slack();
     let mut queues: Vec<Arc<Shared>> = Vec::new();
     let mut seen_generation = u64::MAX;
-    let mut fds: Vec<PollFd> = Vec::new();
     let mut latencies: Vec<u64> = Vec::new();
     let mut overshoot = Overshoot::new();
     let mut passes_unwaited = 0u32;
@@ -224,133 +293,104 @@ fn run(r: Arc<ReactorShared>) {
             queues = r.queues.lock().clone();
             seen_generation = g;
         }
-        // One pass over every queue.
-        let mut wake_at: Option<u64> = None;
-        let mut spin: Option<u64> = None; // spin until
-        let mut spin_from: Option<u64> = None;
-        fds.clear();
-        fds.push(PollFd {
-            fd: r.bell.raw(),
-            ready: false,
-        });
-        let mut bells: Vec<i32> = Vec::new();
-        let mut any_active = false;
-        let mut again = false;
-        for q in &queues {
-            if !q.active.load(Ordering::SeqCst) {
-                continue;
-            }
-            let now = sys::now_ns();
-            let pass = match catch_unwind(AssertUnwindSafe(|| q.pass(now))) {
-                Ok(p) => p,
-                Err(_) => {
-                    log!(
-                        Level::Error,
-                        "queue {}: internal panic while reaping; queue failed",
-                        q.id
-                    );
-                    q.fail_panic();
-                    any_active = true;
-                    continue;
-                }
-            };
-            // The refill hook exists to submit, and a fatal hook changes everything: look
-            // again before waiting. Callbacks may submit (or fail the queue) too, which
-            // makes this pass's wait plan stale; only then is another pass needed.
-            if pass.refill_room > 0 || pass.fatal.is_some() {
-                again = true;
-            }
-            deliver(
-                q,
-                pass.fatal,
-                pass.deliver,
-                pass.refill_room,
-                &mut latencies,
-            );
-            if q.changed_since(pass.changes) {
-                again = true;
-            }
-            if q.active.load(Ordering::SeqCst) {
-                any_active = true;
-            }
-            let w = pass.wait;
-            if let Some((fd, is_bell)) = w.fd {
-                if !fds.iter().any(|p| p.fd == fd) {
-                    fds.push(PollFd { fd, ready: false });
-                    if is_bell {
-                        bells.push(fd);
-                    }
-                }
-            }
-            if let Some(t) = w.wake_at {
-                wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
-            }
-            if let Some((from, until)) = w.spin {
-                spin_from = Some(spin_from.map_or(from, |f: u64| f.min(from)));
-                spin = Some(spin.map_or(until, |s: u64| s.max(until)));
-            }
-        }
+        let merged = pass_all(&queues, r.bell.raw(), &mut latencies);
         if r.stop.load(Ordering::SeqCst) {
             break;
         }
-        if again {
+        if merged.again {
             // Under steady load the thread may go round without ever waiting; waiters
             // must not starve meanwhile.
             passes_unwaited += 1;
             if passes_unwaited >= 8 {
                 passes_unwaited = 0;
-                for q in &queues {
-                    q.wake_waiters();
-                }
+                queues.iter().for_each(|q| q.wake_waiters());
             }
             continue;
         }
         passes_unwaited = 0;
-        // Everything this pass owed to waiters is done: wake them now, before waiting.
-        for q in &queues {
-            q.wake_waiters();
+        // Everything this round owed to waiters is done: wake them now, before waiting.
+        queues.iter().for_each(|q| q.wake_waiters());
+        wait(&r, &queues, merged, &mut overshoot);
+    }
+    queues.iter().for_each(|q| q.wake_waiters());
+    r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
+}
+
+/// One pass over every active queue, handing each one's results to the application
+/// (unlocked) and merging their wait plans.
+fn pass_all(queues: &[Arc<Shared>], bell: i32, latencies: &mut Vec<u64>) -> Merged {
+    let mut m = Merged::new(bell);
+    for q in queues {
+        if !q.is_active() {
+            continue;
         }
         let now = sys::now_ns();
-        if !any_active {
-            // Park. A submitter that activates a queue after our check rings the bell, so
-            // the wake is never lost; there is no timeout, hence no periodic wake-ups.
-            r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
-            if queues.iter().any(|q| q.active.load(Ordering::SeqCst)) {
+        let (pass, changes) = match catch_unwind(AssertUnwindSafe(|| q.pass(now))) {
+            Ok(p) => p,
+            Err(_) => {
+                log!(
+                    Level::Error,
+                    "queue {}: internal panic while reaping; queue failed",
+                    q.id
+                );
+                q.fail_panic();
+                m.any_active = true;
                 continue;
             }
-            sys::poll_readable(&mut fds[..1], None);
-            r.wakeups.fetch_add(1, Ordering::Relaxed);
-            r.bell.drain();
-            continue;
+        };
+        // The refill hook exists to submit, and a fatal hook changes everything: look
+        // again before waiting. Callbacks may submit (or fail the queue) too, which
+        // makes this pass's wait plan stale; only then is another pass needed.
+        m.again |= pass.refill_room > 0 || pass.fatal.is_some();
+        deliver(q, pass.fatal, pass.deliver, pass.refill_room, latencies);
+        m.again |= q.changed_since(changes);
+        m.any_active |= q.is_active();
+        m.add(pass.wait);
+    }
+    m
+}
+
+/// Park (nothing active), spin (a completion is due within the spin window), or block on
+/// the merged descriptors until the earliest wake-up.
+fn wait(r: &ReactorShared, queues: &[Arc<Shared>], mut m: Merged, overshoot: &mut Overshoot) {
+    let now = sys::now_ns();
+    if !m.any_active {
+        // Park. A submitter that activates a queue after our check rings the bell, so
+        // the wake is never lost; there is no timeout, hence no periodic wake-ups.
+        r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
+        if queues.iter().any(|q| q.is_active()) {
+            return;
         }
-        if let (Some(from), Some(until)) = (spin_from, spin) {
-            if now >= from && now < until {
-                spin_until_progress(&r, &queues, until);
-                continue;
-            }
-            // Spin window ahead: sleep until it opens (or a descriptor fires).
-            wake_at = Some(wake_at.map_or(from, |w| w.min(from)));
-        }
-        let timeout = wake_at.map(|t| Duration::from_nanos(t.saturating_sub(now)));
-        if timeout.is_some_and(|t| t.is_zero()) {
-            continue;
-        }
-        let ready = sys::poll_readable(&mut fds, timeout);
+        sys::poll_readable(&mut m.fds[..1], None);
         r.wakeups.fetch_add(1, Ordering::Relaxed);
-        if let (0, Some(t)) = (ready, wake_at) {
-            overshoot.record(sys::now_ns().saturating_sub(t), &r);
+        r.bell.drain();
+        return;
+    }
+    if let Some((from, until)) = m.spin {
+        if now >= from && now < until {
+            spin_until_progress(r, queues, until);
+            return;
         }
-        // Reset the bells that rang; what they announced is read from the counters next.
-        for p in &fds {
-            if p.ready && (p.fd == r.bell.raw() || bells.contains(&p.fd)) {
-                sys::read_counter(p.fd);
-            }
+        // Spin window ahead: sleep until it opens (or a descriptor fires).
+        m.wake_at = Some(m.wake_at.map_or(from, |w| w.min(from)));
+    }
+    let timeout = m
+        .wake_at
+        .map(|t| Duration::from_nanos(t.saturating_sub(now)));
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return;
+    }
+    let ready = sys::poll_readable(&mut m.fds, timeout);
+    r.wakeups.fetch_add(1, Ordering::Relaxed);
+    if let (0, Some(t)) = (ready, m.wake_at) {
+        overshoot.record(sys::now_ns().saturating_sub(t), r);
+    }
+    // Reset the bells that rang; what they announced is read from the counters next.
+    for p in &m.fds {
+        if p.ready && (p.fd == r.bell.raw() || m.bells.contains(&p.fd)) {
+            sys::read_counter(p.fd);
         }
     }
-    for q in &queues {
-        q.wake_waiters();
-    }
-    r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
 }
 
 /// Spin on the counters of the active queues until one progresses, `until` passes, or
@@ -363,7 +403,7 @@ fn spin_until_progress(r: &ReactorShared, queues: &[Arc<Shared>], until: u64) {
             return;
         }
         for q in queues {
-            if q.active.load(Ordering::Relaxed) && q.progressed(now) {
+            if q.is_active() && q.progressed(now) {
                 return;
             }
         }
@@ -383,11 +423,12 @@ fn spin_until_progress(r: &ReactorShared, queues: &[Arc<Shared>], until: u64) {
     }
 }
 
-/// Hand one pass's results to the application, with no queue lock held.
+/// Hand one pass's results to the application, with no queue lock held: the fatal hook,
+/// the callbacks in ticket order, then the pull-mode refill hook.
 fn deliver(
     q: &Arc<Shared>,
-    fatal: Option<crate::queue::state::Failure>,
-    batch: std::collections::VecDeque<crate::queue::Done>,
+    fatal: Option<Failure>,
+    batch: VecDeque<Done>,
     refill_room: usize,
     latencies: &mut Vec<u64>,
 ) {
@@ -410,19 +451,17 @@ fn deliver(
             }
         }
     }
-    if !batch.is_empty() {
+    if let Some(last) = batch.back().map(Done::ticket) {
         latencies.clear();
-        let mut tickets = Vec::with_capacity(batch.len());
         let mut panicked = false;
         for d in batch {
             let now = sys::now_ns();
-            latencies.push(now.saturating_sub(Shared::retire_ns(&d)));
-            tickets.push(d.completion.ticket);
+            latencies.push(now.saturating_sub(d.retire_ns()));
             if catch_unwind(AssertUnwindSafe(|| q.run_callback(d, now))).is_err() {
                 panicked = true;
             }
         }
-        q.delivered(&tickets, latencies);
+        q.delivered(last, latencies);
         if panicked {
             log!(
                 Level::Error,

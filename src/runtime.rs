@@ -8,10 +8,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::backend::nrt::NrtDevice;
-use crate::backend::{Channel, Device, Handle};
+use crate::backend::{Channel, Device, Generation, Handle};
 use crate::log::{log, Level};
-use crate::queue::{Queue, QueueConfig, Shared};
-use crate::reactor::Reactor;
+use crate::queue::{Home, Queue, QueueConfig, Shared};
+use crate::reactor::{on_a_completion_thread, Reactor};
 use crate::status::{Error, Result, Status};
 use crate::trace;
 
@@ -38,12 +38,14 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn contains(&self, q: &Queue) -> bool {
+    fn contains(&self, q: &Queue) -> bool {
         self.queues.lock().iter().any(|x| Arc::ptr_eq(&x.0, &q.0))
     }
+}
 
-    pub(crate) fn remove(&self, q: &Queue, keep: Option<Box<dyn Channel>>) {
-        self.queues.lock().retain(|x| !Arc::ptr_eq(&x.0, &q.0));
+impl Home for Registry {
+    fn detach(&self, id: u64, keep: Option<Box<dyn Channel>>) {
+        self.queues.lock().retain(|x| x.id() != id);
         if let Some(ch) = keep {
             self.graveyard.lock().push(ch);
         }
@@ -74,8 +76,8 @@ impl Runtime {
         })
     }
 
-    /// The async generation of the runtime ("2.28", "2.29", "2.30", "mock").
-    pub fn generation(&self) -> String {
+    /// The async generation of the runtime.
+    pub fn generation(&self) -> Generation {
         self.device.generation()
     }
 
@@ -112,15 +114,10 @@ impl Runtime {
             self.reactor.shared.clone(),
             self.registry.clone(),
         )?;
-        trace::queue_created(id, &self.device.generation());
+        trace::queue_created(id, &self.device.generation().to_string());
         let q = Queue(shared.clone());
         self.registry.queues.lock().push(q.clone());
-        self.reactor.shared.add(shared.clone());
-        if shared.config().on_refill.is_some() {
-            // Pull mode starts by asking for work.
-            shared.active.store(true, Ordering::SeqCst);
-            shared.reactor.kick();
-        }
+        self.reactor.shared.add(shared);
         log!(
             Level::Info,
             "queue {id} created (generation {})",
@@ -152,8 +149,15 @@ impl Runtime {
         }
     }
 
-    /// Whether the runtime may close now: `Busy` while queues are open.
+    /// Whether the runtime may close now: `WouldDeadlock` on a completion thread, `Busy`
+    /// while queues are open.
     pub fn check_close(&self) -> Result<()> {
+        if on_a_completion_thread() {
+            return Err(Error::new(
+                Status::WouldDeadlock,
+                "a runtime cannot be closed from a completion callback",
+            ));
+        }
         let n = self.queue_count();
         if n > 0 {
             return Err(Error::new(

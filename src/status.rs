@@ -12,15 +12,6 @@
 /// The raw `NRT_STATUS` of libnrt (taken as an integer, so unknown values are harmless).
 pub type NrtStatus = u32;
 
-/// `NRT_SUCCESS`.
-pub(crate) const NRT_SUCCESS: NrtStatus = 0;
-/// `NRT_TIMEOUT`.
-pub(crate) const NRT_TIMEOUT: NrtStatus = 5;
-/// `NRT_QUEUE_FULL`: the XU queue has no room; retry after a completion.
-pub(crate) const NRT_QUEUE_FULL: NrtStatus = 7;
-/// `NRT_EXEC_UNIT_UNRECOVERABLE`: the execution unit is dead until re-init.
-pub(crate) const NRT_EXEC_UNIT_UNRECOVERABLE: NrtStatus = 101;
-
 /// Every outcome nrtq reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -54,6 +45,8 @@ pub enum Status {
     Resource,
     /// The call is not valid in the queue's delivery mode (e.g. reap in callback mode).
     WrongMode,
+    /// The request has reached the device (or completed): it cannot be cancelled.
+    TooLate,
     /// Request outcome: the device reported an execution error (raw status beside it).
     ExecError,
     /// Request outcome / submit refusal: the queue is in its terminal failed state (dead
@@ -84,6 +77,7 @@ impl Status {
             Status::UnknownTicket => 109,
             Status::Resource => 110,
             Status::WrongMode => 111,
+            Status::TooLate => 112,
             Status::ExecError => 200,
             Status::QueueFailed => 201,
             Status::Cancelled => 202,
@@ -92,7 +86,7 @@ impl Status {
     }
 
     /// Every status, for tables and tests.
-    pub const fn all() -> [Status; 19] {
+    pub const fn all() -> [Status; 20] {
         [
             Status::Ok,
             Status::BacklogFull,
@@ -109,6 +103,7 @@ impl Status {
             Status::UnknownTicket,
             Status::Resource,
             Status::WrongMode,
+            Status::TooLate,
             Status::ExecError,
             Status::QueueFailed,
             Status::Cancelled,
@@ -150,6 +145,10 @@ impl Status {
             Status::WrongMode => (
                 "NRTQ_ERR_WRONG_MODE",
                 "not valid in this queue's delivery mode",
+            ),
+            Status::TooLate => (
+                "NRTQ_ERR_TOO_LATE",
+                "the request is on the device or completed; it cannot be cancelled",
             ),
             Status::ExecError => ("NRTQ_ERR_EXEC", "the request failed on the device"),
             Status::QueueFailed => (

@@ -8,11 +8,13 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use neuron_sys::{gen_a, nrta_error_t, nrta_error_tracker_t, nrta_seq_t, NRTA_SEQ_NUM_MASK};
+use neuron_sys::{
+    gen_a, nrta_error_t, nrta_error_tracker_t, nrta_seq_t, NRTA_SEQ_NUM_MASK, NRT_SUCCESS,
+};
 
-use crate::backend::{Channel, Handle, Notify, Work};
+use crate::backend::{Channel, Handle, Notify, Outcome, Refusal, Work};
 use crate::log::{log, Level};
-use crate::status::{Error, NrtStatus, Result, Status, NRT_SUCCESS};
+use crate::status::{Error, NrtStatus, Result, Status};
 
 pub(crate) struct GenA {
     f: gen_a::Fns,
@@ -62,7 +64,7 @@ impl GenA {
 }
 
 impl Channel for GenA {
-    fn schedule(&mut self, work: &Work, _slot: usize) -> std::result::Result<u64, NrtStatus> {
+    fn schedule(&mut self, work: &Work, _slot: usize) -> std::result::Result<u64, Refusal> {
         let mut seq: nrta_seq_t = 0;
         // SAFETY: the model and tensor-set pointers come from the application, which keeps
         // them alive until the request completes (the documented contract of submit); the
@@ -78,7 +80,7 @@ impl Channel for GenA {
             )
         };
         if st != NRT_SUCCESS {
-            return Err(st);
+            return Err(Refusal::from_raw(st));
         }
         self.xu_bits = seq & !NRTA_SEQ_NUM_MASK;
         Ok(seq & NRTA_SEQ_NUM_MASK)
@@ -128,12 +130,12 @@ impl Channel for GenA {
         self.cursor = (count, entries.last().copied());
     }
 
-    fn status(&mut self, seq: u64, _slot: usize) -> NrtStatus {
+    fn status(&mut self, seq: u64, _slot: usize) -> Outcome {
         self.retired = self.retired.max(seq);
         if self.handle.as_ref().is_some_and(|(s, _)| *s <= seq) {
             self.handle = None; // closes the fd of a request that is now retired
         }
-        self.errors.remove(&seq).unwrap_or(NRT_SUCCESS)
+        Outcome::from_raw(self.errors.remove(&seq).unwrap_or(NRT_SUCCESS))
     }
 
     fn notify(&mut self, seq: u64) -> Notify {

@@ -8,17 +8,15 @@
 //! by prediction.
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use neuron_sys::{gen_b, nrta_seq_t, NRTA_SEQ_NUM_MASK};
+use neuron_sys::{gen_b, nrta_seq_t, NRTA_SEQ_NUM_MASK, NRT_FAILURE, NRT_SUCCESS};
 
-use crate::backend::{Channel, Handle, Notify, Work};
+use crate::backend::{Channel, Handle, Notify, Outcome, Refusal, Work};
 use crate::log::{log, Level};
-use crate::status::{NrtStatus, NRT_SUCCESS};
+use crate::status::NrtStatus;
 use crate::sys::EventFd;
 
 /// Written into a slot before scheduling, so a status libnrt never wrote is visible.
 const UNWRITTEN: u32 = u32::MAX;
-/// `NRT_FAILURE`, reported when a completed request's status was never written.
-const NRT_FAILURE: NrtStatus = 1;
 
 /// SDK 2.30+: the eventfd and the request it is registered for.
 struct Events {
@@ -72,7 +70,7 @@ impl GenB {
 }
 
 impl Channel for GenB {
-    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, NrtStatus> {
+    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, Refusal> {
         let cell = &self.slots[slot];
         cell.store(UNWRITTEN, Ordering::Relaxed);
         let mut seq: nrta_seq_t = 0;
@@ -90,7 +88,7 @@ impl Channel for GenB {
             )
         };
         if st != NRT_SUCCESS {
-            return Err(st);
+            return Err(Refusal::from_raw(st));
         }
         self.xu_bits = seq & !NRTA_SEQ_NUM_MASK;
         Ok(seq & NRTA_SEQ_NUM_MASK)
@@ -107,7 +105,7 @@ impl Channel for GenB {
         Ok(seq & NRTA_SEQ_NUM_MASK)
     }
 
-    fn status(&mut self, seq: u64, slot: usize) -> NrtStatus {
+    fn status(&mut self, seq: u64, slot: usize) -> Outcome {
         if let Some(ev) = &mut self.events {
             // A registration for a request now complete has fired (or is about to): it
             // needs no cancelling, and a late signal is only a spurious hint.
@@ -123,9 +121,9 @@ impl Channel for GenB {
                 Level::Error,
                 "request {seq} completed but libnrt never wrote its status; reporting NRT_FAILURE"
             );
-            return NRT_FAILURE;
+            return Outcome::ExecError(NRT_FAILURE);
         }
-        v
+        Outcome::from_raw(v)
     }
 
     fn notify(&mut self, seq: u64) -> Notify {

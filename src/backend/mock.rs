@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::{Channel, Device, Handle, Notify, Work};
-use crate::status::{
-    Error, NrtStatus, Result, Status, NRT_EXEC_UNIT_UNRECOVERABLE, NRT_QUEUE_FULL, NRT_SUCCESS,
-};
+use neuron_sys::{NRT_EXEC_UNIT_UNRECOVERABLE, NRT_INVALID, NRT_SUCCESS};
+
+use super::{Channel, Device, Generation, Handle, Notify, Outcome, Refusal, Work};
+use crate::status::{Error, NrtStatus, Result, Status};
 use crate::sys::{self, EventFd};
 
 /// How a mock XU behaves.
@@ -173,8 +173,8 @@ impl Device for MockDevice {
         Ok(Box::new(MockChannel { xu }))
     }
 
-    fn generation(&self) -> String {
-        "mock".into()
+    fn generation(&self) -> Generation {
+        Generation::Mock
     }
 
     fn version(&self) -> String {
@@ -187,20 +187,20 @@ struct MockChannel {
 }
 
 impl Channel for MockChannel {
-    fn schedule(&mut self, _work: &Work, _slot: usize) -> std::result::Result<u64, NrtStatus> {
+    fn schedule(&mut self, _work: &Work, _slot: usize) -> std::result::Result<u64, Refusal> {
         let xu = &self.xu;
         let mut st = xu.state.lock();
         st.schedule_calls += 1;
         xu.advance(&mut st);
         if st.dead {
-            return Err(NRT_EXEC_UNIT_UNRECOVERABLE);
+            return Err(Refusal::DeadUnit(NRT_EXEC_UNIT_UNRECOVERABLE));
         }
         if st.running.len() >= xu.cfg.hw_depth {
-            return Err(NRT_QUEUE_FULL);
+            return Err(Refusal::Full);
         }
         let seq = st.issued + 1;
         if xu.cfg.reject_at == Some(seq) {
-            return Err(2);
+            return Err(Refusal::Other(NRT_INVALID));
         }
         if xu.cfg.dead_after.is_some_and(|n| st.issued >= n) {
             // The XU dies now: what it still held completes with the fatal status.
@@ -212,7 +212,7 @@ impl Channel for MockChannel {
             }
             drop(st);
             xu.bell.ring();
-            return Err(NRT_EXEC_UNIT_UNRECOVERABLE);
+            return Err(Refusal::DeadUnit(NRT_EXEC_UNIT_UNRECOVERABLE));
         }
         st.issued = seq;
         let start = st.last_end.max(sys::now_ns());
@@ -232,10 +232,10 @@ impl Channel for MockChannel {
         Ok(st.completed)
     }
 
-    fn status(&mut self, seq: u64, _slot: usize) -> NrtStatus {
+    fn status(&mut self, seq: u64, _slot: usize) -> Outcome {
         let mut st = self.xu.state.lock();
         *st.status_reads.entry(seq).or_default() += 1;
-        st.statuses.get(&seq).copied().unwrap_or(NRT_SUCCESS)
+        Outcome::from_raw(st.statuses.get(&seq).copied().unwrap_or(NRT_SUCCESS))
     }
 
     fn notify(&mut self, _seq: u64) -> Notify {

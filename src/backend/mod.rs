@@ -7,7 +7,10 @@
 //! differences (error tracker vs per-request status; completion-handle fd vs eventfd vs
 //! nothing) stay inside its own module. Only the modules below this one talk to
 //! `neuron-sys`.
+use std::fmt;
 use std::os::fd::RawFd;
+
+use neuron_sys::{NRT_EXEC_UNIT_UNRECOVERABLE, NRT_QUEUE_FULL, NRT_SUCCESS};
 
 use crate::status::{NrtStatus, Result};
 
@@ -44,13 +47,91 @@ pub enum Notify {
     Predict,
 }
 
+/// Why the runtime refused to schedule a request. The raw codes are sorted here, once, so
+/// the engine only ever matches on what a refusal means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// `NRT_QUEUE_FULL`: no room on the unit now; retry after a completion.
+    Full,
+    /// The execution unit is dead for good (`NRT_EXEC_UNIT_UNRECOVERABLE`).
+    DeadUnit(NrtStatus),
+    /// Any other refusal of this one request (bad tensors, …), with its raw status.
+    Other(NrtStatus),
+}
+
+impl Refusal {
+    /// Classify a raw status returned by a schedule call (never `NRT_SUCCESS`).
+    pub fn from_raw(st: NrtStatus) -> Refusal {
+        match st {
+            NRT_QUEUE_FULL => Refusal::Full,
+            NRT_EXEC_UNIT_UNRECOVERABLE => Refusal::DeadUnit(st),
+            _ => Refusal::Other(st),
+        }
+    }
+}
+
+/// How a request the device completed ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran and succeeded.
+    Ok,
+    /// It failed on its own (an execution error); the unit lives on.
+    ExecError(NrtStatus),
+    /// The unit died while holding it; nothing more will run there.
+    DeadUnit(NrtStatus),
+}
+
+impl Outcome {
+    /// Classify a request's raw final status.
+    pub fn from_raw(st: NrtStatus) -> Outcome {
+        match st {
+            NRT_SUCCESS => Outcome::Ok,
+            NRT_EXEC_UNIT_UNRECOVERABLE => Outcome::DeadUnit(st),
+            _ => Outcome::ExecError(st),
+        }
+    }
+}
+
+/// The async generation of a runtime (or the mock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generation {
+    /// SDK 2.28: error tracker, completion handle.
+    Sdk2_28,
+    /// SDK 2.29: per-request status, no notification.
+    Sdk2_29,
+    /// SDK 2.30 and later: per-request status, eventfd registration.
+    Sdk2_30,
+    /// The pure-Rust mock device of the unit tests.
+    Mock,
+}
+
+impl From<neuron_sys::Generation> for Generation {
+    fn from(g: neuron_sys::Generation) -> Generation {
+        match g {
+            neuron_sys::Generation::Sdk2_28 => Generation::Sdk2_28,
+            neuron_sys::Generation::Sdk2_29 => Generation::Sdk2_29,
+            neuron_sys::Generation::Sdk2_30 => Generation::Sdk2_30,
+        }
+    }
+}
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Generation::Sdk2_28 => "2.28",
+            Generation::Sdk2_29 => "2.29",
+            Generation::Sdk2_30 => "2.30",
+            Generation::Mock => "mock",
+        })
+    }
+}
+
 /// One queue's view of an execution unit.
 pub trait Channel: Send {
     /// Schedule one execution. `slot` (< the depth given at open) names per-request
     /// storage the backend may use until the request is retired; the engine never reuses
-    /// a slot before that. Returns the request's 48-bit sequence number, or the raw
-    /// status of the refusal (`NRT_QUEUE_FULL`, `NRT_EXEC_UNIT_UNRECOVERABLE`, …).
-    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, NrtStatus>;
+    /// a slot before that. Returns the request's 48-bit sequence number, or why not.
+    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, Refusal>;
 
     /// The sequence number of the last request completed on this XU queue (0 when none).
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus>;
@@ -60,9 +141,9 @@ pub trait Channel: Send {
     /// error tracker here).
     fn collect_errors(&mut self) {}
 
-    /// Final status of a request that [`Channel::completed`] has shown complete. Called
-    /// exactly once per retired request, in sequence order.
-    fn status(&mut self, seq: u64, slot: usize) -> NrtStatus;
+    /// How a request that [`Channel::completed`] has shown complete ended. Called exactly
+    /// once per retired request, in sequence order.
+    fn status(&mut self, seq: u64, slot: usize) -> Outcome;
 
     /// How to wait for request `seq` (the oldest one in flight) to complete.
     fn notify(&mut self, seq: u64) -> Notify;
@@ -72,8 +153,8 @@ pub trait Channel: Send {
 pub trait Device: Send + Sync {
     /// Open a channel for `model` on its logical core, with `depth` request slots.
     fn open_channel(&self, model: Handle, depth: usize) -> Result<Box<dyn Channel>>;
-    /// The async generation in words ("2.28", "2.29", "2.30", "mock").
-    fn generation(&self) -> String;
+    /// The async generation.
+    fn generation(&self) -> Generation;
     /// The runtime's version string ("2.30.50.0 …").
     fn version(&self) -> String;
     /// Release anything the device holds for the process (e.g. `nrt_close` if nrtq

@@ -8,7 +8,7 @@ use neuron_sys::{nrt_model_info_t, Generation, Libnrt, NRT_FRAMEWORK_TYPE_NO_FW}
 
 use super::gen_a::GenA;
 use super::gen_b::GenB;
-use super::{Channel, Device, Handle};
+use super::{Channel, Device, Generation as AsyncGeneration, Handle};
 use crate::log::{log, Level};
 use crate::status::{Error, Result, Status};
 
@@ -116,8 +116,8 @@ impl Device for NrtDevice {
         }
     }
 
-    fn generation(&self) -> String {
-        self.generation.to_string()
+    fn generation(&self) -> AsyncGeneration {
+        self.generation.into()
     }
 
     fn version(&self) -> String {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::diag::{copy_out, opt_str};
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary};
+use crate::backend::Generation;
 use crate::runtime::{OpenOptions, Runtime};
 use crate::status::Status;
 
@@ -89,12 +90,6 @@ pub extern "C" fn nrtq_runtime_open(
 pub extern "C" fn nrtq_runtime_close(rt: *mut nrtq_runtime) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         check_null!(rt, "rt");
-        if crate::queue::ON_REACTOR.with(|r| r.get()) != 0 {
-            return fail_msg(
-                Status::WouldDeadlock,
-                "nrtq_runtime_close from a completion callback",
-            );
-        }
         if let Err(e) = runtime_ref(rt).check_close() {
             return fail(e);
         }
@@ -115,11 +110,11 @@ pub extern "C" fn nrtq_runtime_generation(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         check_null!(rt, "rt");
         check_null!(out, "out");
-        let g = match runtime_ref(rt).generation().as_str() {
-            "2.28" => nrtq_generation::NRTQ_GENERATION_2_28,
-            "2.29" => nrtq_generation::NRTQ_GENERATION_2_29,
-            "2.30" => nrtq_generation::NRTQ_GENERATION_2_30,
-            _ => nrtq_generation::NRTQ_GENERATION_OTHER,
+        let g = match runtime_ref(rt).generation() {
+            Generation::Sdk2_28 => nrtq_generation::NRTQ_GENERATION_2_28,
+            Generation::Sdk2_29 => nrtq_generation::NRTQ_GENERATION_2_29,
+            Generation::Sdk2_30 => nrtq_generation::NRTQ_GENERATION_2_30,
+            Generation::Mock => nrtq_generation::NRTQ_GENERATION_OTHER,
         };
         // SAFETY: `out` is non-NULL and, by contract, writable.
         unsafe { *out = g };

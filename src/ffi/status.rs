@@ -45,6 +45,9 @@ pub enum nrtq_status {
     NRTQ_ERR_RESOURCE = 110,
     /// Not valid in the queue's delivery mode (e.g. reaping a callback-mode queue).
     NRTQ_ERR_WRONG_MODE = 111,
+    /// The request has reached the device (or completed): it cannot be cancelled, and
+    /// completes with its own status.
+    NRTQ_ERR_TOO_LATE = 112,
     /// Request outcome: the device reported an execution error (raw status beside it).
     NRTQ_ERR_EXEC = 200,
     /// Request outcome, or submit refusal: the queue is in its terminal failed state (dead
@@ -76,6 +79,7 @@ impl From<Status> for nrtq_status {
             Status::UnknownTicket => NRTQ_ERR_UNKNOWN_TICKET,
             Status::Resource => NRTQ_ERR_RESOURCE,
             Status::WrongMode => NRTQ_ERR_WRONG_MODE,
+            Status::TooLate => NRTQ_ERR_TOO_LATE,
             Status::ExecError => NRTQ_ERR_EXEC,
             Status::QueueFailed => NRTQ_ERR_QUEUE_FAILED,
             Status::Cancelled => NRTQ_ERR_CANCELLED,

@@ -1,49 +1,49 @@
 //! One auto-refilling queue: one model on one logical core's COMPUTE execution unit.
 //!
-//! A request moves `backlog → in flight → done → delivered`, each step by *moving* the
-//! request value from one container to the next, and a completion can only be made by
-//! consuming the request (`Request::finish`, in `request`). So a request cannot complete
-//! twice, and it cannot be forgotten either: every container is emptied by the state
-//! machine's actions (retire, fail, cancel) before the queue reaches `Closed`.
+//! # Who owns what
+//! One mutex per queue guards the [`engine`], which is composed of parts that each own
+//! their data behind private fields:
+//! - [`lifecycle`]: the state machine (open → failed → closing → closed); every edge,
+//!   abandon-on-timeout and drained included, goes through `State::on`.
+//! - `backlog`: accepted requests waiting for room on the device, bounded.
+//! - `ring`: the device ring of one (execution unit, queue): the channel, the requests on
+//!   the unit and their slots, the `NRT_QUEUE_FULL` cap. A stage of a pipeline is one
+//!   more ring; a core of a pool, one more engine.
+//! - `timing`: prediction from the completed counter, the automatic depth, the wait plan.
+//! - `outbox`: completions on their way out, in ticket order; the reap bell, the error
+//!   log and the counters.
 //!
-//! Locking: one mutex per queue guards all of its state and is held only for bookkeeping
-//! and libnrt schedule/sequence calls, never while a user callback runs. Callbacks, the
-//! refill hook and the fatal hook run on the completion thread (see `reactor`) with no
-//! lock held.
+//! `engine` puts them together: a submit and a pass of the completion thread (detect →
+//! retire → refill → plan) each read top to bottom there. `shared` holds the engine
+//! behind its lock with the condition variables, and `publish`, which runs after every
+//! locked change: the one activity rule, and the one wake-up rule for waiters. `handle`
+//! is the public [`Queue`].
 //!
-//! # Layout, in reading order
-//! - `config`: the settings fixed at creation, their defaults and the hooks.
-//! - `request`: a request, its completion record, and `finish`, the one way between them.
-//! - `state`: the lifecycle state machine (open, failed, closing, closed).
-//! - `shared`: what a queue's handles share with the completion thread, and creation.
-//! - `inner`: what the queue's lock guards, and the state machine's actions carried out.
-//! - `in_flight`: requests on the device and their slots; scheduling one.
-//! - `retire`: reading the completed counter and retiring every request up to it.
-//! - `refill`: the automatic depth (cover and batch) and moving backlog work to the device.
-//! - `wait_plan`: how and for which request the completion thread waits next.
-//! - `pass`: the completion thread's pass over a queue: retire, refill, plan the wait.
-//! - `delivery`: callbacks run by the completion thread, or reaping by the application.
-//! - `handle`: the public [`Queue`] handle; `submit`, `wait`, `counters` and `destroy`
-//!   hold its methods by concern.
+//! # Exactly once
+//! A request is a value in one container at a time (backlog → ring → outbox) and is
+//! completed only by `Request::finish`, which consumes it; the edges that empty a
+//! container are all in `engine` (see its module doc). The outbox delivers in ticket
+//! order, and the queue closes only when every container is empty and every completion
+//! delivered.
+//!
+//! Callbacks, the refill hook and the fatal hook run on the completion thread with no
+//! lock held. The queue reaches that thread and its runtime only through the
+//! `CompletionThread` and `Home` traits in `shared`: nothing here imports the layers
+//! above.
+mod backlog;
 mod config;
-mod counters;
-mod delivery;
-mod destroy;
+mod engine;
 mod handle;
-mod in_flight;
-mod inner;
-mod pass;
-mod refill;
+pub mod lifecycle;
+mod outbox;
 mod request;
-mod retire;
+mod ring;
 mod shared;
-pub mod state;
-mod submit;
-mod wait;
-mod wait_plan;
+mod timing;
 
 pub use config::{CompletionHook, Delivery, FatalHook, QueueConfig, RefillHook, WaitPolicy};
 pub use handle::Queue;
 pub(crate) use request::Done;
 pub use request::{Callback, Completion};
-pub(crate) use shared::{Shared, ON_REACTOR};
+pub(crate) use shared::{CompletionThread, Home, Shared};
+pub(crate) use timing::WaitPlan;

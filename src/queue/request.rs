@@ -31,11 +31,32 @@ pub(super) struct Request {
     pub(super) submit_ns: u64,
 }
 
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Request #{}", self.ticket)
+    }
+}
+
 /// A completed request waiting for delivery.
 pub(crate) struct Done {
-    pub(crate) completion: Completion,
-    pub(super) callback: Option<Callback>,
+    pub(super) completion: Completion,
+    callback: Option<Callback>,
     pub(super) retire_ns: u64,
+}
+
+impl Done {
+    pub(crate) fn ticket(&self) -> u64 {
+        self.completion.ticket
+    }
+
+    /// When the request completed (ns), for the notification latency.
+    pub(crate) fn retire_ns(&self) -> u64 {
+        self.retire_ns
+    }
+
+    pub(super) fn into_parts(self) -> (Completion, Option<Callback>) {
+        (self.completion, self.callback)
+    }
 }
 
 impl Request {

@@ -1,54 +1,67 @@
-//! The state one queue's handles share with the completion thread: the locked
-//! bookkeeping ([`Inner`]), the condition variables that wake waiters and blocked
-//! submitters, the reap bell, and the flags the completion thread reads without the lock.
-//! Creation lives here, so every field's starting value is read in one place.
-use std::collections::{BTreeSet, VecDeque};
+//! What a queue's handles share with the completion thread: the engine behind its lock,
+//! the condition variables waiters sleep on, and the flag the completion thread reads
+//! without the lock. Every locked change ends in [`Shared::publish`], the one place that
+//! decides whether the completion thread must look at the queue and whether waiters must
+//! wake.
+//!
+//! The queue sits below the completion thread and the runtime; it reaches them only
+//! through the two small traits here, which they implement.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::config::{Delivery, QueueConfig};
-use super::inner::Inner;
-use super::refill::cover_ns;
-use super::state::State;
+use super::engine::{Engine, Pass, WaitMark};
+use super::lifecycle::{Event, Failure, State};
+use super::request::Done;
 use crate::backend::Channel;
-use crate::predict::Predictor;
-use crate::reactor::ReactorShared;
-use crate::runtime::Registry;
-use crate::stats::Histogram;
 use crate::status::{Error, Result, Status};
-use crate::sys::EventFd;
+use crate::sys::{self, EventFd};
+use crate::trace;
+
+/// The completion thread, as a queue sees it.
+pub(crate) trait CompletionThread: Send + Sync {
+    /// Look at the queues again now (one became active, or must be looked at).
+    fn kick(&self);
+    /// Whether the calling thread is this completion thread.
+    fn is_current(&self) -> bool;
+    /// How late the thread's timed waits end (p95), ns.
+    fn wake_margin_ns(&self) -> u64;
+    /// How far, on average, its timed waits overshoot `slack` ns.
+    fn expected_excess_ns(&self, slack: u64) -> u64;
+    /// Stop serving queue `id` (it is being destroyed).
+    fn forget(&self, id: u64);
+}
+
+/// The runtime a queue belongs to, as the queue sees it.
+pub(crate) trait Home: Send + Sync {
+    /// Queue `id` is destroyed. `keep`: its channel, when the device may still write into
+    /// its per-request storage; the runtime keeps it until the device stops.
+    fn detach(&self, id: u64, keep: Option<Box<dyn Channel>>);
+}
 
 /// The state shared by a queue's handles and the completion thread.
 pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(super) cfg: QueueConfig,
-    pub(super) inner: Mutex<Inner>,
-    /// Wakes `wait`/`drain`/destroy when requests complete.
-    pub(super) cond: Condvar,
-    /// Wakes blocked submitters when the backlog has drained to half (batched, so a
-    /// blocked producer wakes once per half-backlog rather than once per completion).
+    pub(super) engine: Mutex<Engine>,
+    /// Wakes `wait`/`drain`/destroy.
+    cond: Condvar,
+    /// Wakes blocked submitters when the backlog has drained to half.
     pub(super) space: Condvar,
-    pub(super) reap_bell: Option<EventFd>,
-    pub(crate) reactor: Arc<ReactorShared>,
-    /// The runtime's list of open queues (this queue removes itself at destroy).
-    pub(super) registry: Arc<Registry>,
-    /// Has work anywhere (backlog, device, undelivered): the completion thread only
-    /// parks when no queue is active.
-    pub(crate) active: AtomicBool,
-    /// The completion thread changed what `wait`/`drain`/destroy wait for: it wakes them
-    /// (see [`Shared::wake_waiters`]) just before it waits itself, so a drain that returns
-    /// finds the completion thread already asleep, not finishing its pass.
-    pub(super) notify_pending: AtomicBool,
-    /// Bumped by every accepted submission and every failure outside a pass: a wait plan
-    /// made before the number changed may be stale (callbacks that submit, for instance).
-    pub(super) changes: AtomicU64,
-}
-
-thread_local! {
-    /// The id of the reactor whose completion thread this is (0 elsewhere).
-    pub(crate) static ON_REACTOR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    pub(super) thread: Arc<dyn CompletionThread>,
+    pub(super) home: Arc<dyn Home>,
+    /// [`Engine::needs_thread`] as last published: the completion thread only looks at
+    /// (and only parks when none is) active.
+    active: AtomicBool,
+    /// The completion thread changed what waiters wait for: it wakes them just before it
+    /// waits itself (see [`Shared::wake_waiters`]), so a drain that returns finds the
+    /// thread asleep, not finishing its pass.
+    notify_pending: AtomicBool,
+    /// Bumped by every change made outside a pass (submits from callbacks, for
+    /// instance): a wait plan made before may be stale.
+    changes: AtomicU64,
 }
 
 impl Shared {
@@ -56,8 +69,8 @@ impl Shared {
         id: u64,
         cfg: QueueConfig,
         channel: Box<dyn Channel>,
-        reactor: Arc<ReactorShared>,
-        registry: Arc<Registry>,
+        thread: Arc<dyn CompletionThread>,
+        home: Arc<dyn Home>,
     ) -> Result<Arc<Shared>> {
         cfg.validate()?;
         let reap_bell = match cfg.delivery {
@@ -67,77 +80,160 @@ impl Shared {
             ),
             Delivery::Callback => None,
         };
-        let inner = Inner {
-            state: State::Open,
-            channel: Some(channel),
-            next_ticket: 1,
-            backlog: VecDeque::with_capacity(cfg.backlog.min(4096)),
-            in_flight: VecDeque::with_capacity(cfg.slots()),
-            free_slots: (0..cfg.slots()).rev().collect(),
-            done: VecDeque::new(),
-            outstanding: BTreeSet::new(),
-            reap_mode: cfg.delivery == Delivery::Reap,
-            reap_rung: false,
-            abandoned: false,
-            errors: VecDeque::new(),
-            errors_dropped: 0,
-            predictor: Predictor::default(),
-            last_read: (0, 0),
-            read_newest: 0,
-            spin_plan: None,
-            cover_ns: cover_ns(crate::reactor::INITIAL_MARGIN_NS),
-            wait_seq: 0,
-            hw_cap: usize::MAX,
-            since_probe: 0,
-            misses: 0,
-            blocked_full: false,
-            fatal_pending: None,
-            refill_primed: cfg.on_refill.is_none(),
-            waiters: 0,
-            space_waiters: 0,
-            submitted: 0,
-            completed: 0,
-            failed: 0,
-            cancelled: 0,
-            queue_full: 0,
-            wakeups: 0,
-            submit_to_complete: Histogram::default(),
-            complete_to_notify: Histogram::default(),
-        };
-        Ok(Arc::new(Shared {
+        let engine = Engine::new(id, &cfg, channel, reap_bell, thread.wake_margin_ns());
+        let shared = Arc::new(Shared {
             id,
             cfg,
-            inner: Mutex::new(inner),
+            engine: Mutex::new(engine),
             cond: Condvar::new(),
             space: Condvar::new(),
-            reap_bell,
-            reactor,
-            registry,
+            thread,
+            home,
             active: AtomicBool::new(false),
             notify_pending: AtomicBool::new(false),
             changes: AtomicU64::new(0),
-        }))
+        });
+        // Pull mode starts by asking for work.
+        let mut g = shared.engine.lock();
+        let mark = g.wait_mark();
+        shared.publish(&mut g, mark);
+        drop(g);
+        Ok(shared)
     }
 
     pub(crate) fn config(&self) -> &QueueConfig {
         &self.cfg
     }
 
-    pub(super) fn on_own_reactor(&self) -> bool {
-        ON_REACTOR.with(|r| r.get()) == self.reactor.id
+    pub(crate) fn state(&self) -> State {
+        self.engine.lock().state()
     }
 
-    pub(super) fn set_active(&self, g: &Inner) {
-        let now_active = g.is_active() || !g.refill_primed;
-        if now_active && !self.active.swap(true, Ordering::SeqCst) {
-            // Idle → active: the completion thread must start watching this queue.
-            self.reactor.kick();
-        } else if !now_active {
+    /// Whether the completion thread should look at this queue.
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Lock the engine, remembering what waiters wait on, for [`Shared::publish`].
+    pub(super) fn lock(&self) -> (MutexGuard<'_, Engine>, WaitMark) {
+        let g = self.engine.lock();
+        let mark = g.wait_mark();
+        (g, mark)
+    }
+
+    /// After every locked change: close a closing queue that has nothing left, publish
+    /// the activity rule (waking the completion thread when the queue turns active), wake
+    /// waiters whose condition may now hold, and blocked submitters when there is room.
+    pub(super) fn publish(&self, g: &mut Engine, before: WaitMark) {
+        g.settle(sys::now_ns());
+        let needed = g.needs_thread(&self.cfg);
+        if needed {
+            // Idle → active: the thread may be parked. Already active, but a change made
+            // outside a pass left callbacks or a fatal hook to run: the thread may be
+            // blocked on a device notification that will never come for them.
+            let was_active = self.active.swap(true, Ordering::SeqCst);
+            if !was_active || (g.has_unlocked_work() && !self.thread.is_current()) {
+                self.thread.kick();
+            }
+        } else {
             self.active.store(false, Ordering::SeqCst);
+        }
+        if g.waiters > 0 && g.wait_mark() != before {
+            if self.thread.is_current() {
+                self.notify_pending.store(true, Ordering::Release);
+            } else {
+                self.cond.notify_all();
+            }
+        }
+        if g.space_waiters > 0 && g.space_freed() {
+            self.space.notify_all();
         }
     }
 
-    pub(crate) fn state(&self) -> State {
-        self.inner.lock().state
+    /// Block on the waiters' condition variable until `deadline` (or for ever).
+    pub(super) fn sleep(
+        &self,
+        g: &mut MutexGuard<'_, Engine>,
+        deadline: Option<std::time::Instant>,
+    ) -> bool {
+        g.waiters += 1;
+        let timed_out = match deadline {
+            Some(d) => self.cond.wait_until(g, d).timed_out(),
+            None => {
+                self.cond.wait(g);
+                false
+            }
+        };
+        g.waiters -= 1;
+        timed_out
+    }
+
+    /// A change outside a pass may have made the completion thread's plan stale.
+    pub(super) fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    // ---- the completion thread's calls -------------------------------------------
+
+    /// One pass of the completion thread over this queue.
+    pub(crate) fn pass(&self, now: u64) -> (Pass, u64) {
+        let (mut g, mark) = self.lock();
+        let thread = &self.thread;
+        let pass = g.pass(&self.cfg, now, thread.wake_margin_ns(), &|slack| {
+            thread.expected_excess_ns(slack)
+        });
+        self.publish(&mut g, mark);
+        (pass, self.changes.load(Ordering::Acquire))
+    }
+
+    /// While spinning: whether the awaited request has completed.
+    pub(crate) fn progressed(&self, now: u64) -> bool {
+        self.engine.lock().progressed(now)
+    }
+
+    /// The callbacks of a pass have run: tickets up to `last` are delivered.
+    pub(crate) fn delivered(&self, last: u64, latencies: &[u64]) {
+        let (mut g, mark) = self.lock();
+        g.delivered(last, latencies);
+        self.publish(&mut g, mark);
+    }
+
+    /// Run one completion's callback (completion thread, no lock held).
+    pub(crate) fn run_callback(&self, d: Done, now: u64) {
+        let (completion, callback) = d.into_parts();
+        trace::instant(self.id, "delivered", completion.ticket, now);
+        match callback {
+            Some(cb) => cb(&completion),
+            None => {
+                if let Some(h) = &self.cfg.on_complete {
+                    h(&completion)
+                }
+            }
+        }
+    }
+
+    /// A panic escaped a user callback or the engine: fail the queue so every request
+    /// still completes.
+    pub(crate) fn fail_panic(&self) {
+        let (mut g, mark) = self.lock();
+        let f = Failure {
+            status: Status::Panic,
+            nrt_status: 0,
+        };
+        g.apply(Event::Fatal(f), sys::now_ns());
+        self.changed();
+        self.publish(&mut g, mark);
+    }
+
+    /// Wake the threads in `wait`/`drain`/destroy if a pass or delivery asked for it.
+    pub(crate) fn wake_waiters(&self) {
+        if self.notify_pending.swap(false, Ordering::AcqRel) {
+            self.cond.notify_all();
+        }
+    }
+
+    /// Whether a plan made when [`Shared::pass`] returned `seen` may be stale.
+    pub(crate) fn changed_since(&self, seen: u64) -> bool {
+        self.changes.load(Ordering::Acquire) != seen
     }
 }
