@@ -292,6 +292,12 @@ typedef struct nrtq_completion {
   /**
    * The request's outcome: `NRTQ_OK`, `NRTQ_ERR_EXEC`, `NRTQ_ERR_QUEUE_FAILED`,
    * `NRTQ_ERR_CANCELLED`, `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_RUNTIME` or `NRTQ_ERR_PANIC`.
+   *
+   * With `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_QUEUE_FAILED`, or `NRTQ_ERR_CANCELLED` with
+   * `nrt_status` `NRT_TIMEOUT` (5), the device may still hold the request: free its
+   * tensor sets only after `nrtq_runtime_close` returns (nrtq then stops the runtime when
+   * it owns it, i.e. opened with `init` = true) or after the application's own
+   * `nrt_close`.
    */
   nrtq_status status;
   /**
@@ -312,6 +318,13 @@ typedef struct nrtq_completion {
  * marks the queue failed.
  */
 typedef void (*nrtq_completion_fn)(const struct nrtq_completion *completion);
+
+/**
+ * The queue-wide completion hook with its `user_data` (set by
+ * `nrtq_queue_config_set_completion_hook`): the same contract as `nrtq_completion_fn`,
+ * plus the `user_data` given with the hook, so the hook can be bound to an object.
+ */
+typedef void (*nrtq_completion_hook_fn)(const struct nrtq_completion *completion, uint64_t user_data);
 
 /**
  * Pull mode: called on the completion thread whenever the queue has room for `room` more
@@ -336,8 +349,10 @@ typedef void (*nrtq_fatal_fn)(struct nrtq_queue *queue,
 /**
  * A log sink: `level` is an `nrtq_log_level`, `message` a NUL-terminated string valid only
  * during the call, `user_data` the value given to `nrtq_set_log_hook`. Called from any
- * thread (including nrtq's completion threads), possibly concurrently; it must not call
- * `nrtq_set_log_hook` and must not throw (C++) or unwind.
+ * thread (including nrtq's completion threads), possibly concurrently. It must not throw
+ * (C++) or unwind. It may call nrtq functions, except `nrtq_set_log_hook` (which returns
+ * `NRTQ_ERR_WOULD_DEADLOCK` from inside a hook); it must not wait for a thread that is
+ * calling `nrtq_set_log_hook` (that call waits for the hook to return).
  */
 typedef void (*nrtq_log_fn)(uint32_t level, const char *message, uint64_t user_data);
 
@@ -346,13 +361,17 @@ typedef void (*nrtq_log_fn)(uint32_t level, const char *message, uint64_t user_d
  *
  * The caller sets `struct_size = sizeof(nrtq_stats)` before calling `nrtq_queue_stats`;
  * the library writes only the fields that fit entirely within `struct_size` bytes, so a
- * program built against an older, shorter struct keeps working with a newer library.
+ * program built against an older, shorter struct keeps working with a newer library. It
+ * then writes back into `struct_size` the number of bytes it filled, `min(struct_size,
+ * its own sizeof(nrtq_stats))` rounded down to whole fields, so a program built against
+ * a newer, longer struct can tell which fields an older library left untouched.
  * Fields are only ever appended. Latencies are in nanoseconds, from log-linear histograms
  * (within 12.5%).
  */
 typedef struct nrtq_stats {
   /**
-   * Size of this struct as the caller knows it (set by the caller).
+   * In: the size of this struct as the caller knows it. Out: the bytes the library
+   * filled, this field included.
    */
   uint64_t struct_size;
   /**
@@ -485,11 +504,27 @@ nrtq_status nrtq_queue_config_set_error_log(struct nrtq_queue_config *cfg, uint3
 
 /**
  * The queue-wide completion callback (callback mode), used for requests submitted with a
- * NULL callback; NULL removes it. See `nrtq_completion_fn` for the threading contract.
- * Returns `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
+ * NULL callback; NULL removes it. It replaces a hook set by
+ * `nrtq_queue_config_set_completion_hook` (a queue has one queue-wide callback), and vice
+ * versa. See `nrtq_completion_fn` for the threading contract. A reap-mode queue refuses
+ * it at `nrtq_queue_create`. Returns `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
  */
 nrtq_status nrtq_queue_config_set_completion_callback(struct nrtq_queue_config *cfg,
                                                       nrtq_completion_fn callback);
+
+/**
+ * The queue-wide completion callback with a `user_data` of its own (callback mode): `hook`
+ * is called as `hook(completion, user_data)` for every request submitted with a NULL
+ * callback, so it can be bound to an object (a C++ `this`, a cgo handle). NULL removes it.
+ * It replaces a callback set by `nrtq_queue_config_set_completion_callback`, and vice
+ * versa. `user_data` is not released by nrtq: keep what it refers to alive until every
+ * queue created from this config has been destroyed. Same threading contract as
+ * `nrtq_completion_fn`. A reap-mode queue refuses it at `nrtq_queue_create`. Returns
+ * `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
+ */
+nrtq_status nrtq_queue_config_set_completion_hook(struct nrtq_queue_config *cfg,
+                                                  nrtq_completion_hook_fn hook,
+                                                  uint64_t user_data);
 
 /**
  * Pull mode: the refill callback and its `user_data`; NULL removes it. See
@@ -514,7 +549,9 @@ nrtq_status nrtq_queue_config_set_fatal_callback(struct nrtq_queue_config *cfg,
  * status, every place tried when loading). The pointer is owned by nrtq and stays valid
  * until the next nrtq call that fails on this thread; copy it to keep it. The message is
  * per OS thread, so Go callers must read it on the same locked OS thread as the failing
- * call (`runtime.LockOSThread`). Successful calls leave it unchanged.
+ * call (`runtime.LockOSThread`). Successful calls leave it unchanged, with one exception:
+ * a successful `nrtq_runtime_open` that had to ignore `NRTQ_LIBNRT` leaves a warning
+ * starting "warning" there.
  */
 const char *nrtq_last_error(void);
 
@@ -530,7 +567,12 @@ const char *nrtq_version(void);
  * `NRTQ_LOG=stderr` (or `stderr:debug`, …) in the environment logs to stderr until a hook
  * is set. Thread-safe.
  *
- * Returns `NRTQ_OK`, or `NRTQ_ERR_INVALID` for an unknown `max_level`.
+ * When this returns, the previous hook is not running on any thread and will not be
+ * called again, so its `user_data` may be freed at once: the call waits for calls of the
+ * previous hook in progress on other threads to return.
+ *
+ * Returns `NRTQ_OK`; `NRTQ_ERR_INVALID` for an unknown `max_level`;
+ * `NRTQ_ERR_WOULD_DEADLOCK` when called from inside a log hook (nothing changes).
  */
 nrtq_status nrtq_set_log_hook(nrtq_log_fn hook, uint32_t max_level, uint64_t user_data);
 
@@ -544,8 +586,10 @@ nrtq_status nrtq_set_log_hook(nrtq_log_fn hook, uint32_t max_level, uint64_t use
  * - `cfg`: settings (copied), or NULL for the defaults.
  * - `out`: receives the queue on success. Release it with `nrtq_queue_destroy`.
  *
- * Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, `NRTQ_ERR_INVALID`, `NRTQ_ERR_RUNTIME` (e.g.
- * `nrt_get_model_info` or the error-tracker creation failed), `NRTQ_ERR_RESOURCE`.
+ * Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, `NRTQ_ERR_INVALID` (also for reap delivery with a
+ * queue-wide completion callback or hook configured: it would never be called),
+ * `NRTQ_ERR_RUNTIME` (e.g. `nrt_get_model_info` or the error-tracker creation failed),
+ * `NRTQ_ERR_RESOURCE`.
  */
 nrtq_status nrtq_queue_create(const struct nrtq_runtime *rt,
                               void *model,
@@ -557,11 +601,16 @@ nrtq_status nrtq_queue_create(const struct nrtq_runtime *rt,
  * to `timeout_us` (negative: no limit) for the requests the device holds, deliver every
  * completion (callback mode), and release the handle.
  *
+ * The handle is consumed like `free()`, whatever this returns, except `NRTQ_ERR_NULL` and
+ * `NRTQ_ERR_WOULD_DEADLOCK` (the handle is then untouched and still valid): using it
+ * afterwards, including a second destroy, is undefined behaviour. Nothing may use the
+ * handle concurrently with this call.
+ *
  * Returns `NRTQ_OK`; `NRTQ_TIMEOUT` when device-held requests were abandoned (they complete
- * as `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`; the handle is still released);
- * `NRTQ_ERR_NULL`; `NRTQ_ERR_WOULD_DEADLOCK` from a callback on the completion thread (the
- * handle stays valid); `NRTQ_ERR_INVALID` if already destroyed. In reap mode, completions
- * not yet reaped are discarded: drain and reap first.
+ * as `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`: see `nrtq_completion` for when
+ * their tensor sets may be freed); `NRTQ_ERR_NULL`; `NRTQ_ERR_WOULD_DEADLOCK` from a
+ * callback on the completion thread. In reap mode, completions not yet reaped are
+ * discarded (drain and reap first), and the reap descriptor is closed before this returns.
  */
 nrtq_status nrtq_queue_destroy(struct nrtq_queue *q, int64_t timeout_us);
 
@@ -569,20 +618,26 @@ nrtq_status nrtq_queue_destroy(struct nrtq_queue *q, int64_t timeout_us);
  * Submit one execution of the queue's model on (`input`, `output`); never blocks.
  *
  * - `input`, `output`: `nrt_tensor_set_t *` of the model's inputs and outputs. They must
- *   stay alive and unmodified until the request completes.
- * - `callback`: called once with this request's completion (callback mode), or NULL to
- *   use the queue's completion callback (if any). Ignored in reap mode.
+ *   stay alive and unmodified until the request completes (and see `nrtq_completion` for
+ *   requests that complete while the device may still hold them).
+ * - `callback`: called once with this request's completion, or NULL to use the queue's
+ *   completion callback or hook (if any). Callback mode only: a reap-mode queue refuses a
+ *   non-NULL callback with `NRTQ_ERR_INVALID`.
  * - `user_data`: any 64-bit value (a pointer, an index, a cgo handle), returned in the
  *   completion.
  * - `out_ticket`: receives the request's ticket (per queue, increasing from 1); may be NULL.
  *
  * The request goes to the device at once when there is room and nothing waits before it,
- * otherwise into the backlog. Every accepted request (`NRTQ_OK`) completes exactly once.
+ * otherwise into the backlog. Every accepted request (`NRTQ_OK`) completes exactly once. A
+ * refused submit (any other status) accepts nothing and consumes no ticket: the next
+ * accepted request gets the next number.
+ *
  * Returns `NRTQ_OK`; `NRTQ_BACKLOG_FULL` (not now: retry after completions);
- * `NRTQ_ERR_QUEUE_FAILED` (the queue failed terminally; the message has the raw status);
- * `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the request at
- * once; nothing was accepted); `NRTQ_ERR_NULL`. Safe from any thread, including from
- * callbacks.
+ * `NRTQ_ERR_QUEUE_FAILED` (the queue is in its terminal failed state, whatever killed it:
+ * dead execution unit, deadline or panic; the message names the raw status; recreate the
+ * queue); `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the
+ * request at once; the message names its `NRT_STATUS`); `NRTQ_ERR_INVALID` (a callback in
+ * reap mode); `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
  */
 nrtq_status nrtq_queue_submit(struct nrtq_queue *q,
                               const void *input,
@@ -626,6 +681,7 @@ nrtq_status nrtq_queue_drain(struct nrtq_queue *q, int64_t timeout_us);
  * Whether the queue has failed terminally. Writes the failure's status
  * (`NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_PANIC`), or `NRTQ_OK` when it has
  * not failed, to `*status`, and the raw libnrt status to `*nrt_status` (may be NULL).
+ * Whatever the failure's status, later submits are refused with `NRTQ_ERR_QUEUE_FAILED`.
  * Returns `NRTQ_OK` or `NRTQ_ERR_NULL`. Thread-safe.
  */
 nrtq_status nrtq_queue_failure(const struct nrtq_queue *q,
@@ -637,17 +693,18 @@ nrtq_status nrtq_queue_failure(const struct nrtq_queue *q,
  * `poll`/`epoll`/`select`. It is a hint, as with liburing's eventfd: one wake-up may cover
  * many completions, and a wake-up may find none — after it fires, call `nrtq_queue_reap`
  * until it returns 0. The queue owns the descriptor (never read, write or close it); it is
- * valid until the queue is destroyed. It is non-blocking (`O_NONBLOCK`), so a runtime's
- * poller may wait on a `dup` of it (as Go's netpoller does). Writes it to `*fd`. Returns
- * `NRTQ_OK`,
- * `NRTQ_ERR_NULL`, or `NRTQ_ERR_WRONG_MODE` for a callback-mode queue.
+ * valid until the queue is destroyed, and `nrtq_queue_destroy` closes it before it
+ * returns (remove it from your poller first). It is non-blocking (`O_NONBLOCK`), so a
+ * runtime's poller may wait on a `dup` of it (as Go's netpoller does). Writes it to `*fd`.
+ * Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, or `NRTQ_ERR_WRONG_MODE` for a callback-mode queue.
  */
 nrtq_status nrtq_queue_reap_fd(const struct nrtq_queue *q, int *fd);
 
 /**
  * Reap mode: move up to `cap` completions, oldest first, into `out[0..*count]`; never
- * blocks. `out` may be NULL when `cap` is 0. Each completion is returned exactly once.
- * Returns `NRTQ_OK` (with `*count` possibly 0), `NRTQ_ERR_NULL`, or `NRTQ_ERR_WRONG_MODE`
+ * blocks. `(out, cap)` = `(NULL, 0)` is an empty array: nothing is moved and `*count` is
+ * 0. Each completion is returned exactly once. Returns `NRTQ_OK` (with `*count` possibly
+ * 0), `NRTQ_ERR_NULL` (`q`, `count`, or `out` with `cap` > 0), or `NRTQ_ERR_WRONG_MODE`
  * for a callback-mode queue. Thread-safe (concurrent reapers split the completions).
  */
 nrtq_status nrtq_queue_reap(struct nrtq_queue *q,
@@ -658,9 +715,11 @@ nrtq_status nrtq_queue_reap(struct nrtq_queue *q,
 /**
  * Drain up to `cap` of the queue's most recent failed requests (oldest first) into
  * `out[0..*count]`, each returned once here (independently of its normal delivery as a
- * completion). `*dropped` (may be NULL) receives how many errors were dropped so far
- * because the log (`nrtq_queue_config_set_error_log`) was full. Works in both delivery
- * modes. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`. Thread-safe.
+ * completion). `(out, cap)` = `(NULL, 0)` is an empty array, allowed in both delivery
+ * modes: nothing is drained, `*count` is 0, and `*dropped` is still written. `*dropped`
+ * (may be NULL) receives how many errors were dropped so far because the log
+ * (`nrtq_queue_config_set_error_log`) was full. Works in both delivery modes. Returns
+ * `NRTQ_OK` or `NRTQ_ERR_NULL` (`q`, `count`, or `out` with `cap` > 0). Thread-safe.
  */
 nrtq_status nrtq_queue_errors(struct nrtq_queue *q,
                               struct nrtq_completion *out,
@@ -671,18 +730,26 @@ nrtq_status nrtq_queue_errors(struct nrtq_queue *q,
 /**
  * Open a runtime over libnrt and start its completion thread.
  *
- * - `libnrt_path`: the libnrt to load, or NULL for the search order: symbols already in
- *   the process, then `$NRTQ_LIBNRT`, then `libnrt.so.1` on the loader path, then
- *   `/opt/aws/neuron/lib/libnrt.so.1`.
+ * - `libnrt_path`: the path of the libnrt to load, or NULL for the search order: symbols
+ *   already in the process, then `$NRTQ_LIBNRT`, then `libnrt.so.1` on the loader path,
+ *   then `/opt/aws/neuron/lib/libnrt.so.1`. An empty string is refused with
+ *   `NRTQ_ERR_INVALID` (it is neither). When the process already has a libnrt, that one
+ *   is used even if `NRTQ_LIBNRT` is set: the open succeeds, logs a warning and leaves
+ *   the warning in `nrtq_last_error()`.
  * - `init`: when true nrtq calls `nrt_init` now and `nrt_close` at `nrtq_runtime_close`;
  *   when false the application initialises libnrt itself (before creating queues) and
- *   closes it after closing the runtime.
+ *   closes it after closing the runtime. libnrt is initialised once per process, so only
+ *   one `init` = true runtime can exist at a time: a second one is refused with
+ *   `NRTQ_ERR_RUNTIME` (libnrt's `nrt_init` fails, typically `NRT_FAILURE`) and leaves the
+ *   first untouched. If the application calls `nrt_init` itself, or needs several runtimes,
+ *   open them with `init` = false.
  * - `out`: receives the handle on success (untouched otherwise). Release it with
  *   `nrtq_runtime_close`.
  *
- * Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path not UTF-8);
+ * Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path empty or not UTF-8);
  * `NRTQ_ERR_LOAD` (the message lists every place tried and why); `NRTQ_ERR_UNSUPPORTED`
- * (no explicit async API); `NRTQ_ERR_RUNTIME` (`nrt_init` failed); `NRTQ_ERR_RESOURCE`.
+ * (no explicit async API); `NRTQ_ERR_RUNTIME` (`nrt_init` failed; the message names its
+ * `NRT_STATUS` and what to do); `NRTQ_ERR_RESOURCE`.
  */
 nrtq_status nrtq_runtime_open(const char *libnrt_path, bool init, struct nrtq_runtime **out);
 
@@ -690,9 +757,12 @@ nrtq_status nrtq_runtime_open(const char *libnrt_path, bool init, struct nrtq_ru
  * Close a runtime: stop its completion thread and (if it called `nrt_init`) close libnrt.
  *
  * Refused with `NRTQ_ERR_BUSY` while queues created on it are still open (destroy them
- * first); the handle then stays valid. On `NRTQ_OK` the handle is released and must not be
- * used again. Must not be called from a completion callback (`NRTQ_ERR_WOULD_DEADLOCK`).
- * `rt` = NULL gives `NRTQ_ERR_NULL`.
+ * first), with `NRTQ_ERR_WOULD_DEADLOCK` from a completion callback, and with
+ * `NRTQ_ERR_NULL` for NULL: the handle is then untouched and still valid. Otherwise
+ * (`NRTQ_OK`) the handle is consumed like `free()`: using it afterwards, including a
+ * second close, is undefined behaviour. Nothing may use the handle concurrently with this
+ * call. When it returns, the device holds nothing of this runtime's queues if nrtq owned
+ * libnrt (`init` = true), so tensor sets of abandoned requests may be freed.
  */
 nrtq_status nrtq_runtime_close(struct nrtq_runtime *rt);
 
@@ -714,9 +784,9 @@ nrtq_status nrtq_runtime_version(const struct nrtq_runtime *rt,
                                  size_t *out_len);
 
 /**
- * Fill `*stats` (see `nrtq_stats` for `struct_size`). Returns `NRTQ_OK`, `NRTQ_ERR_NULL`,
- * or `NRTQ_ERR_INVALID` when `struct_size` is smaller than the size field itself.
- * Thread-safe.
+ * Fill `*stats` and write back `stats->struct_size` (see `nrtq_stats`). Returns
+ * `NRTQ_OK`, `NRTQ_ERR_NULL`, or `NRTQ_ERR_INVALID` when `struct_size` is smaller than
+ * the size field itself (nothing is written then). Thread-safe.
  */
 nrtq_status nrtq_queue_stats(const struct nrtq_queue *q, struct nrtq_stats *stats);
 

@@ -1,10 +1,16 @@
 //! Runtime handles: opening libnrt, its generation and version, closing.
+#![allow(
+    clippy::not_unsafe_ptr_arg_deref,
+    reason = "C entry points only (see the ffi module docs)"
+)]
 use std::ffi::c_char;
 use std::path::PathBuf;
 
-use super::diag::{copy_out, opt_str};
+use super::diag::{open_failure, open_warning};
+use super::ffi_boundary;
+use super::handle::{box_free, box_into_handle, try_box_ref};
+use super::out::{copy_str_out, opt_out, opt_str, try_out, try_out_slice};
 use super::status::{fail, fail_msg, nrtq_status};
-use super::{check_null, ffi_boundary};
 use crate::runtime::{OpenOptions, Runtime};
 use crate::status::Status;
 
@@ -33,26 +39,28 @@ pub enum nrtq_generation {
     NRTQ_GENERATION_2_30 = 230,
 }
 
-pub(crate) fn runtime_ref<'a>(rt: *const nrtq_runtime) -> &'a Runtime {
-    // SAFETY: callers check `rt` for NULL first; a non-NULL handle is, by the API contract,
-    // a live pointer returned by nrtq_runtime_open (a Box<Runtime>).
-    unsafe { &*rt.cast::<Runtime>() }
-}
-
 /// Open a runtime over libnrt and start its completion thread.
 ///
-/// - `libnrt_path`: the libnrt to load, or NULL for the search order: symbols already in
-///   the process, then `$NRTQ_LIBNRT`, then `libnrt.so.1` on the loader path, then
-///   `/opt/aws/neuron/lib/libnrt.so.1`.
+/// - `libnrt_path`: the path of the libnrt to load, or NULL for the search order: symbols
+///   already in the process, then `$NRTQ_LIBNRT`, then `libnrt.so.1` on the loader path,
+///   then `/opt/aws/neuron/lib/libnrt.so.1`. An empty string is refused with
+///   `NRTQ_ERR_INVALID` (it is neither). When the process already has a libnrt, that one
+///   is used even if `NRTQ_LIBNRT` is set: the open succeeds, logs a warning and leaves
+///   the warning in `nrtq_last_error()`.
 /// - `init`: when true nrtq calls `nrt_init` now and `nrt_close` at `nrtq_runtime_close`;
 ///   when false the application initialises libnrt itself (before creating queues) and
-///   closes it after closing the runtime.
+///   closes it after closing the runtime. libnrt is initialised once per process, so only
+///   one `init` = true runtime can exist at a time: a second one is refused with
+///   `NRTQ_ERR_RUNTIME` (libnrt's `nrt_init` fails, typically `NRT_FAILURE`) and leaves the
+///   first untouched. If the application calls `nrt_init` itself, or needs several runtimes,
+///   open them with `init` = false.
 /// - `out`: receives the handle on success (untouched otherwise). Release it with
 ///   `nrtq_runtime_close`.
 ///
-/// Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path not UTF-8);
+/// Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path empty or not UTF-8);
 /// `NRTQ_ERR_LOAD` (the message lists every place tried and why); `NRTQ_ERR_UNSUPPORTED`
-/// (no explicit async API); `NRTQ_ERR_RUNTIME` (`nrt_init` failed); `NRTQ_ERR_RESOURCE`.
+/// (no explicit async API); `NRTQ_ERR_RUNTIME` (`nrt_init` failed; the message names its
+/// `NRT_STATUS` and what to do); `NRTQ_ERR_RESOURCE`.
 #[no_mangle]
 pub extern "C" fn nrtq_runtime_open(
     libnrt_path: *const c_char,
@@ -60,21 +68,32 @@ pub extern "C" fn nrtq_runtime_open(
     out: *mut *mut nrtq_runtime,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(out, "out");
-        let Ok(path) = opt_str(libnrt_path) else {
-            return fail_msg(Status::InvalidArgument, "libnrt_path is not valid UTF-8");
+        let out = try_out!(out, "out");
+        // SAFETY: the header's contract: NULL or a NUL-terminated string alive for the call.
+        let path = match unsafe { opt_str(libnrt_path) } {
+            Ok(path) => path,
+            Err(()) => return fail_msg(Status::InvalidArgument, "libnrt_path is not valid UTF-8"),
         };
+        if path == Some("") {
+            return fail_msg(
+                Status::InvalidArgument,
+                "libnrt_path is empty: pass NULL to search the default places (process, \
+                 NRTQ_LIBNRT, libnrt.so.1, /opt/aws/neuron/lib) or a path to libnrt.so.1",
+            );
+        }
         let opts = OpenOptions {
             library: path.map(PathBuf::from),
             init,
         };
         match Runtime::open(&opts) {
             Ok(rt) => {
-                // SAFETY: `out` is non-NULL and, by contract, writable.
-                unsafe { *out = Box::into_raw(Box::new(rt)).cast() };
+                if path.is_none() {
+                    open_warning();
+                }
+                out.write(box_into_handle(rt));
                 nrtq_status::NRTQ_OK
             }
-            Err(e) => fail(e),
+            Err(e) => open_failure(e, init),
         }
     })
 }
@@ -82,25 +101,27 @@ pub extern "C" fn nrtq_runtime_open(
 /// Close a runtime: stop its completion thread and (if it called `nrt_init`) close libnrt.
 ///
 /// Refused with `NRTQ_ERR_BUSY` while queues created on it are still open (destroy them
-/// first); the handle then stays valid. On `NRTQ_OK` the handle is released and must not be
-/// used again. Must not be called from a completion callback (`NRTQ_ERR_WOULD_DEADLOCK`).
-/// `rt` = NULL gives `NRTQ_ERR_NULL`.
+/// first), with `NRTQ_ERR_WOULD_DEADLOCK` from a completion callback, and with
+/// `NRTQ_ERR_NULL` for NULL: the handle is then untouched and still valid. Otherwise
+/// (`NRTQ_OK`) the handle is consumed like `free()`: using it afterwards, including a
+/// second close, is undefined behaviour. Nothing may use the handle concurrently with this
+/// call. When it returns, the device holds nothing of this runtime's queues if nrtq owned
+/// libnrt (`init` = true), so tensor sets of abandoned requests may be freed.
 #[no_mangle]
 pub extern "C" fn nrtq_runtime_close(rt: *mut nrtq_runtime) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(rt, "rt");
+        let runtime = try_box_ref!(rt, "rt");
         if crate::queue::ON_REACTOR.with(|r| r.get()) != 0 {
             return fail_msg(
                 Status::WouldDeadlock,
                 "nrtq_runtime_close from a completion callback",
             );
         }
-        if let Err(e) = runtime_ref(rt).check_close() {
+        if let Err(e) = runtime.check_close() {
             return fail(e);
         }
-        // SAFETY: `rt` is a live handle from nrtq_runtime_open (a Box<Runtime>) with no
-        // queues left; ownership returns to Rust here and the handle dies.
-        drop(unsafe { Box::from_raw(rt.cast::<Runtime>()) });
+        // SAFETY: `rt` is a live handle with no queues left, and this call consumes it.
+        drop(unsafe { box_free(rt) });
         nrtq_status::NRTQ_OK
     })
 }
@@ -113,16 +134,15 @@ pub extern "C" fn nrtq_runtime_generation(
     out: *mut nrtq_generation,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(rt, "rt");
-        check_null!(out, "out");
-        let g = match runtime_ref(rt).generation().as_str() {
+        let runtime = try_box_ref!(rt, "rt");
+        let out = try_out!(out, "out");
+        let g = match runtime.generation().as_str() {
             "2.28" => nrtq_generation::NRTQ_GENERATION_2_28,
             "2.29" => nrtq_generation::NRTQ_GENERATION_2_29,
             "2.30" => nrtq_generation::NRTQ_GENERATION_2_30,
             _ => nrtq_generation::NRTQ_GENERATION_OTHER,
         };
-        // SAFETY: `out` is non-NULL and, by contract, writable.
-        unsafe { *out = g };
+        out.write(g);
         nrtq_status::NRTQ_OK
     })
 }
@@ -139,14 +159,12 @@ pub extern "C" fn nrtq_runtime_version(
     out_len: *mut usize,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(rt, "rt");
-        if buf.is_null() && len > 0 {
-            return fail_msg(Status::NullArgument, "argument `buf` is NULL with len > 0");
-        }
-        let n = copy_out(&runtime_ref(rt).version(), buf, len);
-        if !out_len.is_null() {
-            // SAFETY: non-NULL and, by contract, writable.
-            unsafe { *out_len = n };
+        let runtime = try_box_ref!(rt, "rt");
+        let buf = try_out_slice!(buf, len, "buf");
+        let out_len = opt_out!(out_len);
+        let n = copy_str_out(&runtime.version(), buf);
+        if let Some(out) = out_len {
+            out.write(n);
         }
         nrtq_status::NRTQ_OK
     })

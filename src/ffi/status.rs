@@ -21,6 +21,11 @@ pub(crate) fn fail_msg(status: Status, msg: &str) -> nrtq_status {
     fail(Error::new(status, msg))
 }
 
+/// Record "argument `name` is NULL" and return `NRTQ_ERR_NULL`.
+pub(crate) fn null_argument(name: &str) -> nrtq_status {
+    fail_msg(Status::NullArgument, &format!("argument `{name}` is NULL"))
+}
+
 fn strings() -> &'static Vec<(u32, CString)> {
     static S: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
     S.get_or_init(|| {
