@@ -331,7 +331,10 @@ fn every_entry_point_is_behind_the_panic_boundary() {
         .collect();
     declared.sort();
     checked.sort();
-    assert_eq!(checked, declared, "entry points in src/ffi vs functions in nrtq.h");
+    assert_eq!(
+        checked, declared,
+        "entry points in src/ffi vs functions in nrtq.h"
+    );
 }
 
 /// The files that allow `clippy::not_unsafe_ptr_arg_deref` hold C entry points only: no
@@ -365,7 +368,10 @@ fn the_raw_pointer_allowance_covers_only_entry_points() {
             );
         }
     }
-    assert!(allowed >= 4, "expected the entry-point files to carry the allowance");
+    assert!(
+        allowed >= 4,
+        "expected the entry-point files to carry the allowance"
+    );
 }
 
 /// Stats honour the caller's `struct_size`: a shorter struct is written only that far, a
@@ -399,7 +405,10 @@ fn stats_write_at_most_struct_size_bytes() {
     buf[..8].copy_from_slice(&(own as u64 + 16).to_ne_bytes());
     assert_eq!(nrtq_queue_stats(handle, buf.as_mut_ptr().cast()), NRTQ_OK);
     assert_eq!(&buf[..8], &(own as u64).to_ne_bytes());
-    assert!(buf[own..].iter().all(|&b| b == 0xAB), "wrote past its own struct");
+    assert!(
+        buf[own..].iter().all(|&b| b == 0xAB),
+        "wrote past its own struct"
+    );
     assert_eq!(&buf[8..16], &0u64.to_ne_bytes(), "submitted is filled");
     // A size that is not a whole number of fields: only whole fields, and says so.
     buf.fill(0xAB);

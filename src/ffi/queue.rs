@@ -142,7 +142,11 @@ fn submit_checked(
         // that recreates its queue on NRTQ_ERR_QUEUE_FAILED sees every case.
         Status::DeadlineExceeded | Status::Panic if queue.failure().is_some() => {
             let message = format!("the queue failed terminally ({e})");
-            fail(crate::status::Error::nrt(Status::QueueFailed, e.nrt_status, message))
+            fail(crate::status::Error::nrt(
+                Status::QueueFailed,
+                e.nrt_status,
+                message,
+            ))
         }
         _ => fail(e),
     })

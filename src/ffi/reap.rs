@@ -5,12 +5,12 @@
 )]
 use std::ffi::c_int;
 
-pub use super::completion::{nrtq_completion, nrtq_completion_fn};
 use super::completion::to_c;
+pub use super::completion::{nrtq_completion, nrtq_completion_fn};
 use super::ffi_boundary;
 use super::handle::try_queue;
-use super::queue::nrtq_queue;
 use super::out::{opt_out, try_out, try_out_slice};
+use super::queue::nrtq_queue;
 use super::status::{fail, fail_msg, nrtq_status};
 use crate::queue::Completion;
 use crate::status::Status;
