@@ -248,9 +248,11 @@ typedef uint32_t nrtq_log_level;
 /**
  * An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
  *
- * Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`. Every function taking
- * a queue may be called from any number of threads at once (submit is designed for it),
- * except that nothing may use the handle concurrently with or after a successful destroy.
+ * Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`, which consumes the
+ * handle unless it refuses with `NRTQ_ERR_NULL` or `NRTQ_ERR_WOULD_DEADLOCK`. Every
+ * function taking a queue may be called from any number of threads at once (submit is
+ * designed for it), except that nothing may use the handle concurrently with or after the
+ * destroy that consumes it.
  * Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
  * `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
  * `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.
@@ -269,9 +271,11 @@ typedef struct nrtq_queue_config nrtq_queue_config;
 /**
  * A runtime: one loaded libnrt and the completion thread serving its queues.
  *
- * Created by `nrtq_runtime_open`, released by `nrtq_runtime_close` (which refuses while
- * queues are open). The getters may be called from any thread concurrently; close must not
- * race with any other use of the handle. Methods: `nrtq_runtime_open`,
+ * Created by `nrtq_runtime_open`, released by `nrtq_runtime_close`, which consumes the
+ * handle when it returns `NRTQ_OK` (it refuses while queues are open, leaving the handle
+ * valid). The getters may be called from any thread concurrently; close must not race
+ * with any other use of the handle. Only one runtime per process may be opened with
+ * `init` = true at a time (see `nrtq_runtime_open`). Methods: `nrtq_runtime_open`,
  * `nrtq_runtime_close`, `nrtq_runtime_generation`, `nrtq_runtime_version`,
  * `nrtq_queue_create`.
  */
@@ -471,8 +475,11 @@ nrtq_status nrtq_queue_config_set_max_depth(struct nrtq_queue_config *cfg, uint3
 nrtq_status nrtq_queue_config_set_backlog(struct nrtq_queue_config *cfg, uint32_t backlog);
 
 /**
- * Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). Returns
- * `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+ * Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). A completion
+ * callback is never called in reap mode, so reap delivery together with a queue-wide
+ * completion callback or hook is refused by `nrtq_queue_create` (`NRTQ_ERR_INVALID`), and
+ * a per-request callback by `nrtq_queue_submit`. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_INVALID`.
  */
 nrtq_status nrtq_queue_config_set_delivery(struct nrtq_queue_config *cfg, uint32_t delivery);
 
@@ -491,8 +498,9 @@ nrtq_status nrtq_queue_config_set_spin_us(struct nrtq_queue_config *cfg, uint32_
 
 /**
  * Deadline in µs for one request on the device; a request held longer fails the queue
- * with `NRTQ_ERR_DEADLINE`. 0 (the default) means no deadline. Returns `NRTQ_OK` or
- * `NRTQ_ERR_NULL`.
+ * with `NRTQ_ERR_DEADLINE` (later submits are refused with `NRTQ_ERR_QUEUE_FAILED`). The
+ * device may still hold such a request: see `nrtq_completion` for when its tensor sets
+ * may be freed. 0 (the default) means no deadline. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
  */
 nrtq_status nrtq_queue_config_set_deadline_us(struct nrtq_queue_config *cfg, uint64_t deadline_us);
 

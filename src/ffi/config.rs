@@ -149,8 +149,11 @@ pub extern "C" fn nrtq_queue_config_set_backlog(
     })
 }
 
-/// Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). Returns
-/// `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+/// Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). A completion
+/// callback is never called in reap mode, so reap delivery together with a queue-wide
+/// completion callback or hook is refused by `nrtq_queue_create` (`NRTQ_ERR_INVALID`), and
+/// a per-request callback by `nrtq_queue_submit`. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+/// `NRTQ_ERR_INVALID`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_set_delivery(
     cfg: *mut nrtq_queue_config,
@@ -204,8 +207,9 @@ pub extern "C" fn nrtq_queue_config_set_spin_us(
 }
 
 /// Deadline in µs for one request on the device; a request held longer fails the queue
-/// with `NRTQ_ERR_DEADLINE`. 0 (the default) means no deadline. Returns `NRTQ_OK` or
-/// `NRTQ_ERR_NULL`.
+/// with `NRTQ_ERR_DEADLINE` (later submits are refused with `NRTQ_ERR_QUEUE_FAILED`). The
+/// device may still hold such a request: see `nrtq_completion` for when its tensor sets
+/// may be freed. 0 (the default) means no deadline. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_set_deadline_us(
     cfg: *mut nrtq_queue_config,

@@ -18,9 +18,11 @@ use crate::status::Status;
 
 /// An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
 ///
-/// Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`. Every function taking
-/// a queue may be called from any number of threads at once (submit is designed for it),
-/// except that nothing may use the handle concurrently with or after a successful destroy.
+/// Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`, which consumes the
+/// handle unless it refuses with `NRTQ_ERR_NULL` or `NRTQ_ERR_WOULD_DEADLOCK`. Every
+/// function taking a queue may be called from any number of threads at once (submit is
+/// designed for it), except that nothing may use the handle concurrently with or after the
+/// destroy that consumes it.
 /// Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
 /// `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
 /// `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.

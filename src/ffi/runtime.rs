@@ -16,9 +16,11 @@ use crate::status::Status;
 
 /// A runtime: one loaded libnrt and the completion thread serving its queues.
 ///
-/// Created by `nrtq_runtime_open`, released by `nrtq_runtime_close` (which refuses while
-/// queues are open). The getters may be called from any thread concurrently; close must not
-/// race with any other use of the handle. Methods: `nrtq_runtime_open`,
+/// Created by `nrtq_runtime_open`, released by `nrtq_runtime_close`, which consumes the
+/// handle when it returns `NRTQ_OK` (it refuses while queues are open, leaving the handle
+/// valid). The getters may be called from any thread concurrently; close must not race
+/// with any other use of the handle. Only one runtime per process may be opened with
+/// `init` = true at a time (see `nrtq_runtime_open`). Methods: `nrtq_runtime_open`,
 /// `nrtq_runtime_close`, `nrtq_runtime_generation`, `nrtq_runtime_version`,
 /// `nrtq_queue_create`.
 pub struct nrtq_runtime {
