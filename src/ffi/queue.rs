@@ -14,7 +14,7 @@ use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
 use crate::queue::{Delivery, QueueConfig};
-use crate::status::Status;
+use crate::status::{Error, Status};
 
 /// An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
 ///
@@ -142,13 +142,16 @@ fn submit_checked(
     result.map_err(|e| match e.status {
         // A terminal queue refuses with one status whatever killed it, so an application
         // that recreates its queue on NRTQ_ERR_QUEUE_FAILED sees every case.
-        Status::DeadlineExceeded | Status::Panic if queue.failure().is_some() => {
-            let message = format!("the queue failed terminally ({e})");
-            fail(crate::status::Error::nrt(
-                Status::QueueFailed,
-                e.nrt_status,
-                message,
-            ))
+        Status::QueueFailed | Status::DeadlineExceeded | Status::Panic
+            if queue.failure().is_some() =>
+        {
+            let (cause, why) = e.status.describe();
+            let message = format!(
+                "queue {} failed terminally ({cause}: {why}) and accepts no more work; \
+                 destroy it and create a new one",
+                queue.id()
+            );
+            fail(Error::nrt(Status::QueueFailed, e.nrt_status, message))
         }
         _ => fail(e),
     })
