@@ -138,3 +138,43 @@ macro_rules! try_out_slice {
     };
 }
 pub(crate) use try_out_slice;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(s: &str, len: usize) -> (usize, Vec<u8>) {
+        let mut buf = vec![0x7fu8 as c_char; 8];
+        // SAFETY: `buf` holds 8 writable elements and `len <= 8`.
+        let out = unsafe { OutSlice::new(buf.as_mut_ptr(), len) }.unwrap();
+        let n = copy_str_out(s, out);
+        (n, buf.iter().map(|&c| c as u8).collect())
+    }
+
+    #[test]
+    fn strings_are_truncated_to_fit_and_always_terminated() {
+        assert_eq!(copy("2.30.5", 0), (6, vec![0x7f; 8]), "an empty buffer is untouched");
+        assert_eq!(copy("2.30.5", 4).1[..5], *b"2.3\0\x7f");
+        assert_eq!(copy("2.30.5", 8).1[..8], *b"2.30.5\0\x7f");
+    }
+
+    #[test]
+    fn a_null_buffer_is_only_empty() {
+        // SAFETY: NULL with capacity 0 is the documented empty buffer; NULL with a
+        // capacity is refused before any write.
+        assert!(unsafe { OutSlice::<u64>::new(std::ptr::null_mut(), 0) }.is_some());
+        // SAFETY: as above.
+        assert!(unsafe { OutSlice::<u64>::new(std::ptr::null_mut(), 3) }.is_none());
+        // SAFETY: NULL is accepted and gives no out-parameter.
+        assert!(unsafe { Out::<u64>::new(std::ptr::null_mut()) }.is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "more values than the caller's buffer holds")]
+    fn writing_past_the_buffer_panics_before_the_write() {
+        let mut buf = [0u64; 2];
+        // SAFETY: `buf` holds 2 writable elements.
+        let mut out = unsafe { OutSlice::new(buf.as_mut_ptr(), 2) }.unwrap();
+        out.write_prefix([1, 2, 3]);
+    }
+}
