@@ -747,14 +747,17 @@ nrtq_status nrtq_queue_errors(struct nrtq_queue *q,
  * - `init`: when true nrtq calls `nrt_init` now and `nrt_close` at `nrtq_runtime_close`;
  *   when false the application initialises libnrt itself (before creating queues) and
  *   closes it after closing the runtime. libnrt is initialised once per process, so only
- *   one `init` = true runtime can exist at a time: a second one is refused with
- *   `NRTQ_ERR_RUNTIME` (libnrt's `nrt_init` fails, typically `NRT_FAILURE`) and leaves the
- *   first untouched. If the application calls `nrt_init` itself, or needs several runtimes,
- *   open them with `init` = false.
+ *   one `init` = true runtime can be open at a time: while one is open, another
+ *   `init` = true open is refused with `NRTQ_ERR_INVALID` (nothing is loaded or
+ *   initialised; the open one is untouched). When the application has called `nrt_init`
+ *   itself, an `init` = true open fails in libnrt's `nrt_init`: `NRTQ_ERR_RUNTIME`, with a
+ *   hint to use `init` = false. Any number of `init` = false runtimes may share the libnrt
+ *   that the application or an `init` = true runtime initialised.
  * - `out`: receives the handle on success (untouched otherwise). Release it with
  *   `nrtq_runtime_close`.
  *
- * Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path empty or not UTF-8);
+ * Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path empty or not UTF-8, or a
+ * second `init` = true runtime);
  * `NRTQ_ERR_LOAD` (the message lists every place tried and why); `NRTQ_ERR_UNSUPPORTED`
  * (no explicit async API); `NRTQ_ERR_RUNTIME` (`nrt_init` failed; the message names its
  * `NRT_STATUS` and what to do); `NRTQ_ERR_RESOURCE`.

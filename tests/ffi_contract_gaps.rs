@@ -500,21 +500,17 @@ fn destroy_and_close_leave_the_handle_valid_only_when_refused() {
 }
 
 #[test]
-fn a_second_init_true_runtime_is_refused_with_a_hint() {
+fn a_second_init_true_runtime_is_refused_and_init_false_ones_share_libnrt() {
     let _l = lock();
     let first = open_c(true);
     let mut second = std::ptr::dangling_mut::<nrtq_runtime>();
     assert_eq!(
         nrtq_runtime_open(library_c().as_ptr(), true, &mut second),
-        NRTQ_ERR_RUNTIME
+        NRTQ_ERR_INVALID
     );
     let msg = last_error();
-    assert!(
-        msg.contains("nrt_init failed with NRT_FAILURE (1)"),
-        "{msg}"
-    );
-    assert!(msg.contains("open the runtime with init=false"), "{msg}");
-    assert!(!msg.contains("NRT status"), "{msg}");
+    assert!(msg.contains("init=true is still open"), "{msg}");
+    assert!(msg.contains("open this one with init=false"), "{msg}");
     assert_eq!(second, std::ptr::dangling_mut::<nrtq_runtime>());
     // The first runtime is untouched, and an init=false runtime shares the libnrt.
     let shared = open_c(false);
@@ -532,4 +528,52 @@ fn a_second_init_true_runtime_is_refused_with_a_hint() {
     unload(m);
     close_c(shared);
     close_c(first);
+    // Once it is closed, another init=true runtime may open.
+    close_c(open_c(true));
+}
+
+#[test]
+fn init_true_after_the_application_initialised_libnrt_gets_a_hint() {
+    let _l = lock();
+    // SAFETY: nrt_init with a valid framework value and two NUL-terminated strings.
+    let st = unsafe {
+        (lib().core.nrt_init)(
+            neuron_sys::NRT_FRAMEWORK_TYPE_NO_FW,
+            c"".as_ptr(),
+            c"".as_ptr(),
+        )
+    };
+    assert_eq!(st, neuron_sys::NRT_SUCCESS);
+    let mut rt = std::ptr::dangling_mut::<nrtq_runtime>();
+    assert_eq!(
+        nrtq_runtime_open(library_c().as_ptr(), true, &mut rt),
+        NRTQ_ERR_RUNTIME
+    );
+    let msg = last_error();
+    assert!(
+        msg.contains("nrt_init failed with NRT_FAILURE (1)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "if the application already called nrt_init, open the runtime with init=false"
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains("NRT status"), "{msg}");
+    assert_eq!(rt, std::ptr::dangling_mut::<nrtq_runtime>());
+    // As the hint says: init=false works over the application's libnrt.
+    let rt = open_c(false);
+    let m = add_model(16, 10_000, &[]);
+    let io = Io::new(16, 1.0);
+    let q = create(rt, m, std::ptr::null()).unwrap();
+    assert_eq!(submit(q, &io, None, 0), Ok(1));
+    assert_eq!(nrtq_queue_drain(q, 10_000_000), NRTQ_OK);
+    assert_eq!(nrtq_queue_destroy(q, -1), NRTQ_OK);
+    assert!(io.output_ok());
+    drop(io);
+    unload(m);
+    close_c(rt);
+    // SAFETY: the application's own nrt_close, after nrtq let go of libnrt.
+    unsafe { (lib().core.nrt_close)() };
 }

@@ -19,14 +19,14 @@ pub(crate) fn set_last_error(msg: &str) {
 }
 
 /// A failed `nrtq_runtime_open`: the error, plus a hint for the common mistake of asking
-/// nrtq to initialise a libnrt that is already initialised.
+/// nrtq to initialise a libnrt that the application already initialised.
 pub(crate) fn open_failure(e: Error, init: bool) -> nrtq_status {
     // With init = true, a Runtime error can only come from nrt_init (loading fails with
-    // LoadFailed/Unsupported); NRT_FAILURE is how libnrt refuses a second initialisation.
+    // LoadFailed/Unsupported); NRT_FAILURE is its generic refusal, the emulator's answer to
+    // a second initialisation.
     if init && e.status == Status::Runtime && e.nrt_status == neuron_sys::NRT_FAILURE {
         let message = format!(
-            "{e}; if the application already called nrt_init (or another nrtq runtime was \
-             opened with init=true), open the runtime with init=false"
+            "{e}; if the application already called nrt_init, open the runtime with init=false"
         );
         set_last_error(&message);
         return e.status.into();

@@ -153,7 +153,11 @@ mod tests {
 
     #[test]
     fn strings_are_truncated_to_fit_and_always_terminated() {
-        assert_eq!(copy("2.30.5", 0), (6, vec![0x7f; 8]), "an empty buffer is untouched");
+        assert_eq!(
+            copy("2.30.5", 0),
+            (6, vec![0x7f; 8]),
+            "an empty buffer is untouched"
+        );
         assert_eq!(copy("2.30.5", 4).1[..5], *b"2.3\0\x7f");
         assert_eq!(copy("2.30.5", 8).1[..8], *b"2.30.5\0\x7f");
     }

@@ -6,6 +6,8 @@
 use std::ffi::c_char;
 use std::path::PathBuf;
 
+use parking_lot::Mutex;
+
 use super::diag::{open_failure, open_warning};
 use super::ffi_boundary;
 use super::handle::{box_free, box_into_handle, try_box_ref};
@@ -26,6 +28,12 @@ use crate::status::Status;
 pub struct nrtq_runtime {
     _private: [u8; 0],
 }
+
+/// The address of the open runtime that nrtq opened with `init` = true (0: none). libnrt is
+/// initialised once per process, and that runtime's close calls `nrt_close`, which would
+/// pull libnrt from under any other; so a second one is refused here, whatever libnrt
+/// would answer to a second `nrt_init` (which the vendor does not document).
+static INIT_OWNER: Mutex<usize> = Mutex::new(0);
 
 /// The explicit-async generation of the loaded libnrt.
 #[repr(u32)]
@@ -52,14 +60,17 @@ pub enum nrtq_generation {
 /// - `init`: when true nrtq calls `nrt_init` now and `nrt_close` at `nrtq_runtime_close`;
 ///   when false the application initialises libnrt itself (before creating queues) and
 ///   closes it after closing the runtime. libnrt is initialised once per process, so only
-///   one `init` = true runtime can exist at a time: a second one is refused with
-///   `NRTQ_ERR_RUNTIME` (libnrt's `nrt_init` fails, typically `NRT_FAILURE`) and leaves the
-///   first untouched. If the application calls `nrt_init` itself, or needs several runtimes,
-///   open them with `init` = false.
+///   one `init` = true runtime can be open at a time: while one is open, another
+///   `init` = true open is refused with `NRTQ_ERR_INVALID` (nothing is loaded or
+///   initialised; the open one is untouched). When the application has called `nrt_init`
+///   itself, an `init` = true open fails in libnrt's `nrt_init`: `NRTQ_ERR_RUNTIME`, with a
+///   hint to use `init` = false. Any number of `init` = false runtimes may share the libnrt
+///   that the application or an `init` = true runtime initialised.
 /// - `out`: receives the handle on success (untouched otherwise). Release it with
 ///   `nrtq_runtime_close`.
 ///
-/// Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path empty or not UTF-8);
+/// Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (path empty or not UTF-8, or a
+/// second `init` = true runtime);
 /// `NRTQ_ERR_LOAD` (the message lists every place tried and why); `NRTQ_ERR_UNSUPPORTED`
 /// (no explicit async API); `NRTQ_ERR_RUNTIME` (`nrt_init` failed; the message names its
 /// `NRT_STATUS` and what to do); `NRTQ_ERR_RESOURCE`.
@@ -83,6 +94,16 @@ pub extern "C" fn nrtq_runtime_open(
                  NRTQ_LIBNRT, libnrt.so.1, /opt/aws/neuron/lib) or a path to libnrt.so.1",
             );
         }
+        // Held through the open, so two init = true opens cannot both pass the check.
+        let mut init_owner = INIT_OWNER.lock();
+        if init && *init_owner != 0 {
+            return fail_msg(
+                Status::InvalidArgument,
+                "another nrtq runtime opened with init=true is still open, and libnrt is \
+                 initialised once per process: open this one with init=false, or close the \
+                 other first",
+            );
+        }
         let opts = OpenOptions {
             library: path.map(PathBuf::from),
             init,
@@ -92,7 +113,11 @@ pub extern "C" fn nrtq_runtime_open(
                 if path.is_none() {
                     open_warning();
                 }
-                out.write(box_into_handle(rt));
+                let handle = box_into_handle::<nrtq_runtime>(rt);
+                if init {
+                    *init_owner = handle as usize;
+                }
+                out.write(handle);
                 nrtq_status::NRTQ_OK
             }
             Err(e) => open_failure(e, init),
@@ -124,6 +149,11 @@ pub extern "C" fn nrtq_runtime_close(rt: *mut nrtq_runtime) -> nrtq_status {
         }
         // SAFETY: `rt` is a live handle with no queues left, and this call consumes it.
         drop(unsafe { box_free(rt) });
+        // Only now, after its nrt_close: a new init = true runtime may initialise libnrt.
+        let mut init_owner = INIT_OWNER.lock();
+        if *init_owner == rt as usize {
+            *init_owner = 0;
+        }
         nrtq_status::NRTQ_OK
     })
 }
