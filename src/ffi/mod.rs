@@ -1,13 +1,13 @@
 //! The C API of libnrtq: thin shims over the safe core, one file per header section.
 //!
-//! Every `extern "C"` function body is wrapped in [`ffi_boundary!`] (a test scans this
+//! Every `extern "C"` function body is wrapped in `ffi_boundary!` (a test scans this
 //! folder for one without it), checks every pointer in every build, answers NULL or
 //! invalid arguments with a status and a thread-local message, and writes its outputs
 //! only on success. Nothing here holds logic: conversions, checks and error mapping.
 //!
 //! Layout:
-//! - [`handle`]: each opaque handle's Rust value and ownership, NULL check and cast in one
-//!   step; [`out`]: out-parameters, caller buffers and C strings, likewise;
+//! - `handle`: each opaque handle's Rust value and ownership, NULL check and cast in one
+//!   step; `out`: out-parameters, caller buffers and C strings, likewise;
 //! - [`completion`]: the completion record, the callback types and the one C-to-Rust
 //!   callback wrapper;
 //! - the entry points, one file per header section: [`config`], [`queue`], [`reap`],
@@ -17,7 +17,7 @@
 //! raw pointers by nature and its header states what they must be); they hold nothing but
 //! `extern "C"` functions and types, which `tests/ffi_null.rs` checks, so the allowance
 //! never covers a safe Rust helper that writes through a raw pointer. Such helpers live in
-//! [`handle`] and [`out`] as `unsafe fn`s.
+//! `handle` and `out` as `unsafe fn`s.
 #![allow(non_camel_case_types)]
 
 pub mod completion;
