@@ -151,14 +151,26 @@ impl std::fmt::Display for Error {
         let embedded = format!("NRT status {}", self.nrt_status);
         if let Some(head) = self.message.strip_suffix(&embedded_suffix) {
             write!(f, "{head}: {named}")
-        } else if self.message.contains(&embedded) {
-            f.write_str(&self.message.replace(&embedded, &named))
+        } else if let Some(at) = find_number(&self.message, &embedded) {
+            let (head, tail) = self.message.split_at(at);
+            write!(f, "{head}{named}{}", &tail[embedded.len()..])
         } else if self.message.contains(&named) {
             f.write_str(&self.message)
         } else {
             write!(f, "{}: {named}", self.message)
         }
     }
+}
+
+/// Where `needle` (text ending in a number) occurs in `text` as a whole number, not as the
+/// start of a longer one ("NRT status 1" is not in "NRT status 10").
+fn find_number(text: &str, needle: &str) -> Option<usize> {
+    text.match_indices(needle).map(|(i, _)| i).find(|&i| {
+        !text[i + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 impl std::error::Error for Error {}
@@ -205,6 +217,11 @@ mod tests {
         assert_eq!(
             inline.to_string(),
             "NRTQ_ERR_RUNTIME: nrt_init failed with NRT_FAILURE (1)"
+        );
+        let longer = Error::nrt(Status::Runtime, 1, "saw NRT status 10 before");
+        assert_eq!(
+            longer.to_string(),
+            "NRTQ_ERR_RUNTIME: saw NRT status 10 before: NRT_FAILURE (1)"
         );
         let unknown = Error::nrt(Status::ExecError, 4242, "the device said no");
         assert!(unknown.to_string().ends_with(": unknown NRT_STATUS (4242)"));
