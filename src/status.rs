@@ -12,163 +12,87 @@
 /// The raw `NRT_STATUS` of libnrt (taken as an integer, so unknown values are harmless).
 pub type NrtStatus = u32;
 
-/// Every outcome nrtq reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Success.
-    Ok,
-    /// Not now: the queue's backlog is full; retry after completions.
-    BacklogFull,
-    /// Not now: the wait ended at its timeout before the condition held.
-    Timeout,
-    /// A required pointer argument was NULL.
-    NullArgument,
-    /// An argument was out of range or inconsistent.
-    InvalidArgument,
-    /// A Rust panic was caught inside nrtq; the object involved is marked failed.
-    Panic,
-    /// libnrt could not be loaded, or lacks the symbols nrtq needs.
-    LoadFailed,
-    /// A libnrt call failed synchronously; its raw status is in the message / record.
-    Runtime,
-    /// The loaded libnrt has no explicit async API nrtq can drive.
-    Unsupported,
-    /// The runtime still has queues open (close them first).
-    Busy,
-    /// The call would deadlock (e.g. destroying a queue from its own callback).
-    WouldDeadlock,
-    /// The queue is closing or closed and accepts no more work.
-    Closed,
-    /// The ticket was never issued by this queue.
-    UnknownTicket,
-    /// An OS resource (thread, eventfd, memory) could not be obtained.
-    Resource,
-    /// The call is not valid in the queue's delivery mode (e.g. reap in callback mode).
-    WrongMode,
-    /// The request has reached the device (or completed): it cannot be cancelled.
-    TooLate,
-    /// Request outcome: the device reported an execution error (raw status beside it).
-    ExecError,
-    /// Request outcome / submit refusal: the queue is in its terminal failed state (dead
-    /// execution unit, deadline passed, panic); the raw status that killed it is beside it.
-    QueueFailed,
-    /// Request outcome: cancelled before it reached the device (queue teardown).
-    Cancelled,
-    /// Request outcome: it stayed on the device past the queue's deadline.
-    DeadlineExceeded,
+/// Generates, from the rows of `status_codes.rs`, the Rust [`Status`], the C-ABI
+/// [`nrtq_status`], the conversions between them, the codes, the names, the descriptions
+/// and the list of all statuses. build.rs reads the same rows to write the C enum.
+macro_rules! status_table {
+    (
+        $(#[doc = $type_doc:literal])*
+        enum {
+            $(
+                $(#[doc = $doc:literal])*
+                $rust:ident = $c:ident = $code:literal => $desc:literal,
+            )*
+        }
+    ) => {
+        /// Every outcome nrtq reports (the rows of `src/status_codes.rs`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Status {
+            $( $(#[doc = $doc])* $rust, )*
+        }
+
+        $(#[doc = $type_doc])*
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[allow(non_camel_case_types, reason = "the C name, as the header spells it")]
+        pub enum nrtq_status {
+            $( $(#[doc = $doc])* $c = $code, )*
+        }
+
+        /// How many statuses there are.
+        const STATUS_COUNT: usize = [$(stringify!($rust)),*].len();
+
+        impl Status {
+            /// The C value of this status (see the module doc for the numbering).
+            pub const fn code(self) -> u32 {
+                match self { $( Status::$rust => $code, )* }
+            }
+
+            /// Every status, in code order, for tables and tests.
+            pub const fn all() -> [Status; STATUS_COUNT] {
+                [$( Status::$rust, )*]
+            }
+
+            /// The C name and a one-line description, as static strings (no thread state).
+            pub const fn describe(self) -> (&'static str, &'static str) {
+                match self { $( Status::$rust => (stringify!($c), $desc), )* }
+            }
+        }
+
+        impl From<Status> for nrtq_status {
+            fn from(s: Status) -> nrtq_status {
+                match s { $( Status::$rust => nrtq_status::$c, )* }
+            }
+        }
+
+        impl From<nrtq_status> for Status {
+            fn from(s: nrtq_status) -> Status {
+                match s { $( nrtq_status::$c => Status::$rust, )* }
+            }
+        }
+    };
 }
 
+include!("status_codes.rs");
+
 impl Status {
-    /// The C value of this status (see the module doc for the numbering).
-    pub const fn code(self) -> u32 {
-        match self {
-            Status::Ok => 0,
-            Status::BacklogFull => 1,
-            Status::Timeout => 2,
-            Status::NullArgument => 100,
-            Status::InvalidArgument => 101,
-            Status::Panic => 102,
-            Status::LoadFailed => 103,
-            Status::Runtime => 104,
-            Status::Unsupported => 105,
-            Status::Busy => 106,
-            Status::WouldDeadlock => 107,
-            Status::Closed => 108,
-            Status::UnknownTicket => 109,
-            Status::Resource => 110,
-            Status::WrongMode => 111,
-            Status::TooLate => 112,
-            Status::ExecError => 200,
-            Status::QueueFailed => 201,
-            Status::Cancelled => 202,
-            Status::DeadlineExceeded => 203,
-        }
-    }
-
-    /// Every status, for tables and tests.
-    pub const fn all() -> [Status; 20] {
-        [
-            Status::Ok,
-            Status::BacklogFull,
-            Status::Timeout,
-            Status::NullArgument,
-            Status::InvalidArgument,
-            Status::Panic,
-            Status::LoadFailed,
-            Status::Runtime,
-            Status::Unsupported,
-            Status::Busy,
-            Status::WouldDeadlock,
-            Status::Closed,
-            Status::UnknownTicket,
-            Status::Resource,
-            Status::WrongMode,
-            Status::TooLate,
-            Status::ExecError,
-            Status::QueueFailed,
-            Status::Cancelled,
-            Status::DeadlineExceeded,
-        ]
-    }
-
     /// The status with C value `code`, if there is one (codes come from C as integers).
     pub fn from_code(code: u32) -> Option<Status> {
-        Status::all().iter().copied().find(|s| s.code() == code)
-    }
-
-    /// The C name and a one-line description, as static strings (no thread state).
-    pub const fn describe(self) -> (&'static str, &'static str) {
-        match self {
-            Status::Ok => ("NRTQ_OK", "success"),
-            Status::BacklogFull => ("NRTQ_BACKLOG_FULL", "not now: the queue's backlog is full"),
-            Status::Timeout => ("NRTQ_TIMEOUT", "not now: the wait timed out"),
-            Status::NullArgument => ("NRTQ_ERR_NULL", "a required pointer argument was NULL"),
-            Status::InvalidArgument => ("NRTQ_ERR_INVALID", "an argument was invalid"),
-            Status::Panic => (
-                "NRTQ_ERR_PANIC",
-                "internal panic caught; object marked failed",
-            ),
-            Status::LoadFailed => ("NRTQ_ERR_LOAD", "libnrt could not be loaded"),
-            Status::Runtime => ("NRTQ_ERR_RUNTIME", "a libnrt call failed"),
-            Status::Unsupported => (
-                "NRTQ_ERR_UNSUPPORTED",
-                "the loaded libnrt has no usable async API",
-            ),
-            Status::Busy => ("NRTQ_ERR_BUSY", "the runtime still has queues open"),
-            Status::WouldDeadlock => ("NRTQ_ERR_WOULD_DEADLOCK", "the call would deadlock"),
-            Status::Closed => ("NRTQ_ERR_CLOSED", "the queue is closing or closed"),
-            Status::UnknownTicket => (
-                "NRTQ_ERR_UNKNOWN_TICKET",
-                "the ticket was never issued by this queue",
-            ),
-            Status::Resource => ("NRTQ_ERR_RESOURCE", "an OS resource could not be obtained"),
-            Status::WrongMode => (
-                "NRTQ_ERR_WRONG_MODE",
-                "not valid in this queue's delivery mode",
-            ),
-            Status::TooLate => (
-                "NRTQ_ERR_TOO_LATE",
-                "the request is on the device or completed; it cannot be cancelled",
-            ),
-            Status::ExecError => ("NRTQ_ERR_EXEC", "the request failed on the device"),
-            Status::QueueFailed => (
-                "NRTQ_ERR_QUEUE_FAILED",
-                "the queue is in its terminal failed state",
-            ),
-            Status::Cancelled => (
-                "NRTQ_ERR_CANCELLED",
-                "the request was cancelled before reaching the device",
-            ),
-            Status::DeadlineExceeded => (
-                "NRTQ_ERR_DEADLINE",
-                "the request exceeded the queue's deadline",
-            ),
-        }
+        Status::all().into_iter().find(|s| s.code() == code)
     }
 
     /// "Not now" statuses: nothing failed, the caller may retry.
     pub const fn is_retryable(self) -> bool {
         matches!(self, Status::BacklogFull | Status::Timeout)
+    }
+}
+
+/// A raw libnrt status as people read it: its C name and number, "NRT_INVALID (2)", or
+/// "unknown NRT_STATUS (4242)" for a number the ABI does not define.
+pub fn nrt_status_text(nrt_status: NrtStatus) -> String {
+    match neuron_sys::status_name(nrt_status) {
+        Some(name) => format!("{name} ({nrt_status})"),
+        None => format!("unknown NRT_STATUS ({nrt_status})"),
     }
 }
 
@@ -204,16 +128,97 @@ impl Error {
 }
 
 impl std::fmt::Display for Error {
+    /// "NRTQ_ERR_RUNTIME: nrta_execute_schedule refused the request: NRT_INVALID (2)": the
+    /// raw status appears once, by name. Messages should not embed it themselves; older
+    /// ones that do ("... (NRT status 2)", "failed with NRT status 1") have that text
+    /// replaced by the named form rather than repeated.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status.describe().0, self.message)?;
-        if self.nrt_status != 0 {
-            write!(f, " (NRT status {})", self.nrt_status)?;
+        write!(f, "{}: ", self.status.describe().0)?;
+        if self.nrt_status == 0 {
+            return f.write_str(&self.message);
         }
-        Ok(())
+        let named = nrt_status_text(self.nrt_status);
+        let embedded_suffix = format!(" (NRT status {})", self.nrt_status);
+        let embedded = format!("NRT status {}", self.nrt_status);
+        if let Some(head) = self.message.strip_suffix(&embedded_suffix) {
+            write!(f, "{head}: {named}")
+        } else if let Some(at) = find_number(&self.message, &embedded) {
+            let (head, tail) = self.message.split_at(at);
+            write!(f, "{head}{named}{}", &tail[embedded.len()..])
+        } else if self.message.contains(&named) {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {named}", self.message)
+        }
     }
+}
+
+/// Where `needle` (text ending in a number) occurs in `text` as a whole number, not as the
+/// start of a longer one ("NRT status 1" is not in "NRT status 10").
+fn find_number(text: &str, needle: &str) -> Option<usize> {
+    text.match_indices(needle).map(|(i, _)| i).find(|&i| {
+        !text[i + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 impl std::error::Error for Error {}
 
 /// Result of the core API.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_gives_unique_codes_and_round_trips() {
+        let all = Status::all();
+        for (i, s) in all.iter().enumerate() {
+            assert_eq!(Status::from_code(s.code()), Some(*s));
+            assert_eq!(nrtq_status::from(*s) as u32, s.code());
+            assert_eq!(Status::from(nrtq_status::from(*s)), *s);
+            assert!(s.describe().0.starts_with("NRTQ_"));
+            assert!(all[..i].iter().all(|o| o.code() != s.code()), "{s:?}");
+        }
+        assert_eq!(Status::from_code(3), None);
+    }
+
+    #[test]
+    fn the_raw_status_is_named_once() {
+        let plain = Error::nrt(
+            Status::Runtime,
+            2,
+            "nrta_execute_schedule refused the request",
+        );
+        assert_eq!(
+            plain.to_string(),
+            "NRTQ_ERR_RUNTIME: nrta_execute_schedule refused the request: NRT_INVALID (2)"
+        );
+        // Messages that still embed the number get the named form once, not twice.
+        let embedded = Error::nrt(
+            Status::Runtime,
+            2,
+            "nrta_execute_schedule refused the request (NRT status 2)",
+        );
+        assert_eq!(embedded.to_string(), plain.to_string());
+        let inline = Error::nrt(Status::Runtime, 1, "nrt_init failed with NRT status 1");
+        assert_eq!(
+            inline.to_string(),
+            "NRTQ_ERR_RUNTIME: nrt_init failed with NRT_FAILURE (1)"
+        );
+        let longer = Error::nrt(Status::Runtime, 1, "saw NRT status 10 before");
+        assert_eq!(
+            longer.to_string(),
+            "NRTQ_ERR_RUNTIME: saw NRT status 10 before: NRT_FAILURE (1)"
+        );
+        let unknown = Error::nrt(Status::ExecError, 4242, "the device said no");
+        assert!(unknown.to_string().ends_with(": unknown NRT_STATUS (4242)"));
+        assert_eq!(
+            Error::new(Status::Busy, "2 queues open").to_string(),
+            "NRTQ_ERR_BUSY: 2 queues open"
+        );
+    }
+}

@@ -146,3 +146,38 @@ fn every_name_is_prefixed() {
         "names in nrtq.h without the nrtq_/NRTQ_ prefix: {bad:?}"
     );
 }
+
+/// The header's `enum nrtq_status` (written by build.rs from src/status_codes.rs) has
+/// exactly the statuses of the Rust table, with the same names and numbers.
+#[test]
+fn the_status_enum_matches_the_rust_table() {
+    let header = checked_in();
+    let start = header.find("enum nrtq_status\n").expect("enum nrtq_status");
+    let body = &header[start..start + header[start..].find("};").unwrap()];
+    let in_header: Vec<(String, u32)> = body
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.trim().trim_end_matches(',').split_once(" = ")?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect();
+    let in_rust: Vec<(String, u32)> = nrtq::Status::all()
+        .iter()
+        .map(|s| (s.describe().0.to_string(), s.code()))
+        .collect();
+    assert_eq!(in_header, in_rust);
+}
+
+/// `NRTQ_VERSION_*` in the header are the crate's version.
+#[test]
+fn the_version_macros_are_the_crate_version() {
+    let header = checked_in();
+    for (part, want) in [
+        ("MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+    ] {
+        let define = format!("#define NRTQ_VERSION_{part} {want}\n");
+        assert!(header.contains(&define), "nrtq.h lacks {define:?}");
+    }
+}

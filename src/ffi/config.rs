@@ -1,12 +1,18 @@
 //! Queue configuration: an opaque object with setters, so the API can grow without any
 //! public struct changing.
+#![allow(
+    clippy::not_unsafe_ptr_arg_deref,
+    reason = "C entry points only (see the ffi module docs)"
+)]
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::reap::{nrtq_completion, nrtq_completion_fn};
+use super::completion::{nrtq_completion_fn, nrtq_completion_hook_fn, CTarget};
+use super::ffi_boundary;
+use super::handle::{box_free, box_into_handle, queue_handle, try_box_mut};
+use super::out::try_out;
 use super::status::{fail_msg, nrtq_status};
-use super::{check_null, ffi_boundary};
-use crate::queue::{Completion, Delivery, Queue, QueueConfig, WaitPolicy};
+use crate::queue::{Delivery, Queue, QueueConfig, WaitPolicy};
 use crate::status::Status;
 
 /// Settings for `nrtq_queue_create`, built with setters.
@@ -62,35 +68,13 @@ pub type nrtq_fatal_fn = Option<
     ),
 >;
 
-fn cfg_mut<'a>(cfg: *mut nrtq_queue_config) -> &'a mut QueueConfig {
-    // SAFETY: callers check for NULL first; a non-NULL handle is, by contract, a live
-    // config from nrtq_queue_config_new (a Box<QueueConfig>) not used concurrently.
-    unsafe { &mut *cfg.cast::<QueueConfig>() }
-}
-
-pub(crate) fn cfg_ref<'a>(cfg: *const nrtq_queue_config) -> &'a QueueConfig {
-    // SAFETY: as for cfg_mut, shared access.
-    unsafe { &*cfg.cast::<QueueConfig>() }
-}
-
-pub(crate) fn to_c(c: &Completion) -> nrtq_completion {
-    nrtq_completion {
-        ticket: c.ticket,
-        user_data: c.user_data,
-        status: c.status.into(),
-        nrt_status: c.nrt_status,
-    }
-}
-
 /// Create a config with the defaults into `*out`. Free it with `nrtq_queue_config_free`.
 /// Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_new(out: *mut *mut nrtq_queue_config) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(out, "out");
-        let b = Box::new(QueueConfig::default());
-        // SAFETY: `out` is non-NULL and, by contract, writable.
-        unsafe { *out = Box::into_raw(b).cast() };
+        let out = try_out!(out, "out");
+        out.write(box_into_handle(QueueConfig::default()));
         nrtq_status::NRTQ_OK
     })
 }
@@ -99,10 +83,9 @@ pub extern "C" fn nrtq_queue_config_new(out: *mut *mut nrtq_queue_config) -> nrt
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_free(cfg: *mut nrtq_queue_config) {
     ffi_boundary!((), {
-        if !cfg.is_null() {
-            // SAFETY: a live config from nrtq_queue_config_new; ownership returns here.
-            drop(unsafe { Box::from_raw(cfg.cast::<QueueConfig>()) });
-        }
+        // SAFETY: the header's contract: NULL or a live config from nrtq_queue_config_new
+        // that the caller no longer uses.
+        drop(unsafe { box_free(cfg) });
     })
 }
 
@@ -117,11 +100,11 @@ pub extern "C" fn nrtq_queue_config_set_depth(
     depth: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
+        let cfg = try_box_mut!(cfg, "cfg");
         if depth == 0 || depth > 1024 {
             return fail_msg(Status::InvalidArgument, "depth must be in 1..=1024");
         }
-        cfg_mut(cfg).depth = depth as usize;
+        cfg.depth = depth as usize;
         nrtq_status::NRTQ_OK
     })
 }
@@ -139,11 +122,11 @@ pub extern "C" fn nrtq_queue_config_set_max_depth(
     max_depth: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
+        let cfg = try_box_mut!(cfg, "cfg");
         if max_depth == 0 || max_depth > 1024 {
             return fail_msg(Status::InvalidArgument, "max_depth must be in 1..=1024");
         }
-        cfg_mut(cfg).max_depth = max_depth as usize;
+        cfg.max_depth = max_depth as usize;
         nrtq_status::NRTQ_OK
     })
 }
@@ -157,25 +140,28 @@ pub extern "C" fn nrtq_queue_config_set_backlog(
     backlog: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
+        let cfg = try_box_mut!(cfg, "cfg");
         if backlog > (1 << 24) {
             return fail_msg(Status::InvalidArgument, "backlog must be at most 2^24");
         }
-        cfg_mut(cfg).backlog = backlog as usize;
+        cfg.backlog = backlog as usize;
         nrtq_status::NRTQ_OK
     })
 }
 
-/// Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). Returns
-/// `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+/// Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). A completion
+/// callback is never called in reap mode, so reap delivery together with a queue-wide
+/// completion callback or hook is refused by `nrtq_queue_create` (`NRTQ_ERR_INVALID`), and
+/// a per-request callback by `nrtq_queue_submit`. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+/// `NRTQ_ERR_INVALID`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_set_delivery(
     cfg: *mut nrtq_queue_config,
     delivery: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).delivery = match delivery {
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.delivery = match delivery {
             0 => Delivery::Callback,
             1 => Delivery::Reap,
             _ => return fail_msg(Status::InvalidArgument, "delivery is not an nrtq_delivery"),
@@ -192,8 +178,8 @@ pub extern "C" fn nrtq_queue_config_set_wait_policy(
     policy: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).policy = match policy {
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.policy = match policy {
             0 => WaitPolicy::Balanced,
             1 => WaitPolicy::LowLatency,
             _ => return fail_msg(Status::InvalidArgument, "policy is not an nrtq_wait_policy"),
@@ -211,26 +197,27 @@ pub extern "C" fn nrtq_queue_config_set_spin_us(
     spin_us: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
+        let cfg = try_box_mut!(cfg, "cfg");
         if spin_us > 10_000 {
             return fail_msg(Status::InvalidArgument, "spin_us must be at most 10000");
         }
-        cfg_mut(cfg).spin = Duration::from_micros(spin_us.into());
+        cfg.spin = Duration::from_micros(spin_us.into());
         nrtq_status::NRTQ_OK
     })
 }
 
 /// Deadline in µs for one request on the device; a request held longer fails the queue
-/// with `NRTQ_ERR_DEADLINE`. 0 (the default) means no deadline. Returns `NRTQ_OK` or
-/// `NRTQ_ERR_NULL`.
+/// with `NRTQ_ERR_DEADLINE` (later submits are refused with `NRTQ_ERR_QUEUE_FAILED`). The
+/// device may still hold such a request: see `nrtq_completion` for when its tensor sets
+/// may be freed. 0 (the default) means no deadline. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_set_deadline_us(
     cfg: *mut nrtq_queue_config,
     deadline_us: u64,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).deadline = (deadline_us > 0).then(|| Duration::from_micros(deadline_us));
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.deadline = (deadline_us > 0).then(|| Duration::from_micros(deadline_us));
         nrtq_status::NRTQ_OK
     })
 }
@@ -243,29 +230,46 @@ pub extern "C" fn nrtq_queue_config_set_error_log(
     entries: u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).error_log = entries as usize;
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.error_log = entries as usize;
         nrtq_status::NRTQ_OK
     })
 }
 
 /// The queue-wide completion callback (callback mode), used for requests submitted with a
-/// NULL callback; NULL removes it. See `nrtq_completion_fn` for the threading contract.
-/// Returns `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
+/// NULL callback; NULL removes it. It replaces a hook set by
+/// `nrtq_queue_config_set_completion_hook` (a queue has one queue-wide callback), and vice
+/// versa. See `nrtq_completion_fn` for the threading contract. A reap-mode queue refuses
+/// it at `nrtq_queue_create`. Returns `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
 #[no_mangle]
 pub extern "C" fn nrtq_queue_config_set_completion_callback(
     cfg: *mut nrtq_queue_config,
     callback: nrtq_completion_fn,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).on_complete = callback.map(|f| {
-            Arc::new(move |c: &Completion| {
-                let rec = to_c(c);
-                // SAFETY: the application's non-NULL callback, given a record alive for the call.
-                unsafe { f(&rec) }
-            }) as crate::queue::CompletionHook
-        });
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.on_complete = callback.map(|f| CTarget::Plain(f).into_hook());
+        nrtq_status::NRTQ_OK
+    })
+}
+
+/// The queue-wide completion callback with a `user_data` of its own (callback mode): `hook`
+/// is called as `hook(completion, user_data)` for every request submitted with a NULL
+/// callback, so it can be bound to an object (a C++ `this`, a cgo handle). NULL removes it.
+/// It replaces a callback set by `nrtq_queue_config_set_completion_callback`, and vice
+/// versa. `user_data` is not released by nrtq: keep what it refers to alive until every
+/// queue created from this config has been destroyed. Same threading contract as
+/// `nrtq_completion_fn`. A reap-mode queue refuses it at `nrtq_queue_create`. Returns
+/// `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
+#[no_mangle]
+pub extern "C" fn nrtq_queue_config_set_completion_hook(
+    cfg: *mut nrtq_queue_config,
+    hook: nrtq_completion_hook_fn,
+    user_data: u64,
+) -> nrtq_status {
+    ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.on_complete = hook.map(|f| CTarget::WithData(f, user_data).into_hook());
         nrtq_status::NRTQ_OK
     })
 }
@@ -279,15 +283,15 @@ pub extern "C" fn nrtq_queue_config_set_refill_callback(
     user_data: u64,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).on_refill = callback.map(|f| {
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.on_refill = callback.map(|f| {
             Arc::new(move |q: &Queue, room: usize| {
                 // SAFETY: the application's non-NULL callback, given the queue's own handle
                 // (the pointer nrtq_queue_create returned) and plain integers.
                 unsafe {
                     f(
-                        q.as_ptr() as *mut _,
-                        room.min(u32::MAX as usize) as u32,
+                        queue_handle(q),
+                        u32::try_from(room).unwrap_or(u32::MAX),
                         user_data,
                     )
                 }
@@ -306,12 +310,12 @@ pub extern "C" fn nrtq_queue_config_set_fatal_callback(
     user_data: u64,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(cfg, "cfg");
-        cfg_mut(cfg).on_fatal = callback.map(|f| {
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.on_fatal = callback.map(|f| {
             Arc::new(move |q: &Queue, s: Status, nrt: u32| {
                 // SAFETY: the application's non-NULL callback, given the queue's handle and
                 // plain values.
-                unsafe { f(q.as_ptr() as *mut _, s.into(), nrt, user_data) }
+                unsafe { f(queue_handle(q), s.into(), nrt, user_data) }
             }) as crate::queue::FatalHook
         });
         nrtq_status::NRTQ_OK

@@ -1,12 +1,13 @@
-//! Diagnostics: the thread-local last-error message, the library version and the log hook.
+//! Diagnostics: the thread-local last-error message (and the hints and warnings it
+//! carries), the library version and the log hook.
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use super::ffi_boundary;
-use super::status::{fail_msg, nrtq_status};
-use crate::log::{self, Level};
-use crate::status::Status;
+use super::status::{fail, fail_msg, nrtq_status};
+use crate::log::{self, log, Level};
+use crate::status::{Error, Status};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -17,13 +18,41 @@ pub(crate) fn set_last_error(msg: &str) {
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
 }
 
+/// A failed `nrtq_runtime_open`: the error, plus a hint for the common mistake of asking
+/// nrtq to initialise a libnrt that the application already initialised.
+pub(crate) fn open_failure(e: Error, init: bool) -> nrtq_status {
+    // With init = true, a Runtime error can only come from nrt_init (loading fails with
+    // LoadFailed/Unsupported); NRT_FAILURE is its generic refusal, the emulator's answer to
+    // a second initialisation.
+    if init && e.status == Status::Runtime && e.nrt_status == neuron_sys::NRT_FAILURE {
+        let message = format!(
+            "{e}; if the application already called nrt_init, open the runtime with init=false"
+        );
+        set_last_error(&message);
+        return e.status.into();
+    }
+    fail(e)
+}
+
+/// After a successful `nrtq_runtime_open` that searched (NULL path): when `NRTQ_LIBNRT`
+/// was set but the libnrt already in the process was used, say so in the log and in
+/// `nrtq_last_error()` instead of ignoring the variable silently.
+pub(crate) fn open_warning() {
+    if let Some(note) = neuron_sys::env_library_ignored() {
+        log!(Level::Warn, "{note}");
+        set_last_error(&format!("warning (the runtime opened): {note}"));
+    }
+}
+
 /// The message of the most recent failed nrtq call on the calling thread ("" if none).
 ///
 /// The status code is the truth; this only adds detail (which argument, which libnrt
 /// status, every place tried when loading). The pointer is owned by nrtq and stays valid
 /// until the next nrtq call that fails on this thread; copy it to keep it. The message is
 /// per OS thread, so Go callers must read it on the same locked OS thread as the failing
-/// call (`runtime.LockOSThread`). Successful calls leave it unchanged.
+/// call (`runtime.LockOSThread`). Successful calls leave it unchanged, with one exception:
+/// a successful `nrtq_runtime_open` that had to ignore `NRTQ_LIBNRT` leaves a warning
+/// starting "warning" there.
 #[no_mangle]
 pub extern "C" fn nrtq_last_error() -> *const c_char {
     ffi_boundary!(c"".as_ptr(), { LAST_ERROR.with(|e| e.borrow().as_ptr()) })
@@ -61,8 +90,10 @@ pub enum nrtq_log_level {
 
 /// A log sink: `level` is an `nrtq_log_level`, `message` a NUL-terminated string valid only
 /// during the call, `user_data` the value given to `nrtq_set_log_hook`. Called from any
-/// thread (including nrtq's completion threads), possibly concurrently; it must not call
-/// `nrtq_set_log_hook` and must not throw (C++) or unwind.
+/// thread (including nrtq's completion threads), possibly concurrently. It must not throw
+/// (C++) or unwind. It may call nrtq functions, except `nrtq_set_log_hook` (which returns
+/// `NRTQ_ERR_WOULD_DEADLOCK` from inside a hook); it must not wait for a thread that is
+/// calling `nrtq_set_log_hook` (that call waits for the hook to return).
 pub type nrtq_log_fn =
     Option<unsafe extern "C" fn(level: u32, message: *const c_char, user_data: u64)>;
 
@@ -71,7 +102,12 @@ pub type nrtq_log_fn =
 /// `NRTQ_LOG=stderr` (or `stderr:debug`, …) in the environment logs to stderr until a hook
 /// is set. Thread-safe.
 ///
-/// Returns `NRTQ_OK`, or `NRTQ_ERR_INVALID` for an unknown `max_level`.
+/// When this returns, the previous hook is not running on any thread and will not be
+/// called again, so its `user_data` may be freed at once: the call waits for calls of the
+/// previous hook in progress on other threads to return.
+///
+/// Returns `NRTQ_OK`; `NRTQ_ERR_INVALID` for an unknown `max_level`;
+/// `NRTQ_ERR_WOULD_DEADLOCK` when called from inside a log hook (nothing changes).
 #[no_mangle]
 pub extern "C" fn nrtq_set_log_hook(
     hook: nrtq_log_fn,
@@ -93,34 +129,9 @@ pub extern "C" fn nrtq_set_log_hook(
                 unsafe { f(l as u32, c.as_ptr(), user_data) }
             }) as log::Hook
         });
-        log::set_hook(sink, level);
-        nrtq_status::NRTQ_OK
-    })
-}
-
-/// Copy `s` into a caller buffer (NUL-terminated, truncated to fit); used by the
-/// string getters. Returns the full length (excluding the NUL).
-pub(crate) fn copy_out(s: &str, buf: *mut c_char, len: usize) -> usize {
-    if !buf.is_null() && len > 0 {
-        let n = s.len().min(len - 1);
-        // SAFETY: the caller passed a writable buffer of `len` bytes (checked non-NULL and
-        // non-empty); we write `n + 1 <= len` bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), n);
-            *buf.add(n) = 0;
+        match log::set_hook(sink, level) {
+            Ok(()) => nrtq_status::NRTQ_OK,
+            Err(e) => fail(e),
         }
-    }
-    s.len()
-}
-
-/// Read an optional NUL-terminated string from C.
-pub(crate) fn opt_str<'a>(p: *const c_char) -> Result<Option<&'a str>, ()> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: non-NULL, and the caller promises a NUL-terminated string alive for the call.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map(Some)
-        .map_err(|_| ())
+    })
 }

@@ -1,38 +1,33 @@
 //! Queues: create, submit, wait, drain, failure state, destroy.
+#![allow(
+    clippy::not_unsafe_ptr_arg_deref,
+    reason = "C entry points only (see the ffi module docs)"
+)]
 use std::ffi::c_void;
-use std::sync::Arc;
 
-use super::config::{cfg_ref, nrtq_queue_config, to_c};
-use super::reap::nrtq_completion_fn;
-use super::runtime::{nrtq_runtime, runtime_ref};
-use super::status::{fail, nrtq_status};
+use super::completion::{nrtq_completion_fn, CTarget};
+use super::config::nrtq_queue_config;
+use super::handle::{arc_into_handle, arc_release, try_box_ref, try_queue};
+use super::out::{opt_out, try_out};
+use super::runtime::nrtq_runtime;
+use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
-use crate::queue::{Callback, Completion, Queue, QueueConfig, Shared};
+use crate::queue::{Delivery, QueueConfig};
 use crate::status::Status;
 
 /// An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
 ///
-/// Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`. Every function taking
-/// a queue may be called from any number of threads at once (submit is designed for it),
-/// except that nothing may use the handle concurrently with or after a successful destroy.
+/// Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`, which consumes the
+/// handle unless it refuses with `NRTQ_ERR_NULL` or `NRTQ_ERR_WOULD_DEADLOCK`. Every
+/// function taking a queue may be called from any number of threads at once (submit is
+/// designed for it), except that nothing may use the handle concurrently with or after the
+/// destroy that consumes it.
 /// Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
 /// `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
 /// `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.
 pub struct nrtq_queue {
     _private: [u8; 0],
-}
-
-/// Borrow the queue behind a handle as an owned `Queue` (one reference-count increment).
-pub(crate) fn queue_of(q: *const nrtq_queue) -> Queue {
-    let p = q.cast::<Shared>();
-    // SAFETY: callers check for NULL first; a non-NULL handle is, by contract, a live
-    // pointer from nrtq_queue_create (Arc::into_raw of the queue) not yet destroyed, so the
-    // count is ≥ 1 and incrementing it before from_raw yields an independent reference.
-    unsafe {
-        Arc::increment_strong_count(p);
-        Queue(Arc::from_raw(p))
-    }
 }
 
 /// Create a queue running `model` on its logical core.
@@ -44,8 +39,10 @@ pub(crate) fn queue_of(q: *const nrtq_queue) -> Queue {
 /// - `cfg`: settings (copied), or NULL for the defaults.
 /// - `out`: receives the queue on success. Release it with `nrtq_queue_destroy`.
 ///
-/// Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, `NRTQ_ERR_INVALID`, `NRTQ_ERR_RUNTIME` (e.g.
-/// `nrt_get_model_info` or the error-tracker creation failed), `NRTQ_ERR_RESOURCE`.
+/// Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, `NRTQ_ERR_INVALID` (also for reap delivery with a
+/// queue-wide completion callback or hook configured: it would never be called),
+/// `NRTQ_ERR_RUNTIME` (e.g. `nrt_get_model_info` or the error-tracker creation failed),
+/// `NRTQ_ERR_RESOURCE`.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_create(
     rt: *const nrtq_runtime,
@@ -54,19 +51,24 @@ pub extern "C" fn nrtq_queue_create(
     out: *mut *mut nrtq_queue,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(rt, "rt");
+        let runtime = try_box_ref!(rt, "rt");
         check_null!(model, "model");
-        check_null!(out, "out");
+        let out = try_out!(out, "out");
         let config = if cfg.is_null() {
             QueueConfig::default()
         } else {
-            cfg_ref(cfg).clone()
+            try_box_ref!(cfg, "cfg").clone()
         };
-        match runtime_ref(rt).create_queue(Handle(model as usize), config) {
+        if config.delivery == Delivery::Reap && config.on_complete.is_some() {
+            return fail_msg(
+                Status::InvalidArgument,
+                "a completion callback is never called in reap mode: remove it or use \
+                 callback delivery",
+            );
+        }
+        match runtime.create_queue(Handle(model as usize), config) {
             Ok(q) => {
-                let raw = Arc::into_raw(q.0);
-                // SAFETY: `out` is non-NULL and, by contract, writable.
-                unsafe { *out = raw as *mut nrtq_queue };
+                out.write(arc_into_handle(q.0));
                 nrtq_status::NRTQ_OK
             }
             Err(e) => fail(e),
@@ -78,97 +80,91 @@ pub extern "C" fn nrtq_queue_create(
 /// to `timeout_us` (negative: no limit) for the requests the device holds, deliver every
 /// completion (callback mode), and release the handle.
 ///
+/// The handle is consumed like `free()`, whatever this returns, except `NRTQ_ERR_NULL` and
+/// `NRTQ_ERR_WOULD_DEADLOCK` (the handle is then untouched and still valid): using it
+/// afterwards, including a second destroy, is undefined behaviour. Nothing may use the
+/// handle concurrently with this call.
+///
 /// Returns `NRTQ_OK`; `NRTQ_TIMEOUT` when device-held requests were abandoned (they complete
-/// as `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`; the handle is still released);
-/// `NRTQ_ERR_NULL`; `NRTQ_ERR_WOULD_DEADLOCK` from a callback on the completion thread (the
-/// handle stays valid); `NRTQ_ERR_INVALID` if already destroyed. In reap mode, completions
-/// not yet reaped are discarded: drain and reap first.
+/// as `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`: see `nrtq_completion` for when
+/// their tensor sets may be freed); `NRTQ_ERR_NULL`; `NRTQ_ERR_WOULD_DEADLOCK` from a
+/// callback on the completion thread. In reap mode, completions not yet reaped are
+/// discarded (drain and reap first), and the reap descriptor is closed before this returns.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_destroy(q: *mut nrtq_queue, timeout_us: i64) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(q, "q");
-        let queue = queue_of(q);
+        let queue = try_queue!(q, "q");
         let timeout =
             timeout_from_us(timeout_us).unwrap_or(std::time::Duration::from_secs(u32::MAX as u64));
-        let r = queue.destroy(timeout);
-        match &r {
-            Ok(()) => {}
-            Err(e) if e.status == Status::Timeout => {}
-            Err(e) => return fail(e.clone()),
+        let result = queue.destroy(timeout);
+        match &result {
+            // The only refusal that leaves the handle to the caller.
+            Err(e) if e.status == Status::WouldDeadlock => return fail(e.clone()),
+            // The engine found the queue already detached: a second destroy, which the
+            // contract makes undefined. Its count was released by the first; do not
+            // release it again.
+            Err(e) if e.status == Status::InvalidArgument => return fail(e.clone()),
+            _ => {}
         }
-        // SAFETY: the handle's own reference (from nrtq_queue_create) is released exactly
-        // here, once, after the queue detached itself; `queue` still holds another.
-        drop(unsafe { Arc::from_raw(q.cast::<Shared>()) });
-        match r {
+        // SAFETY: the handle's own count (from nrtq_queue_create), released exactly once:
+        // this call consumes the handle, and `queue` still holds another count.
+        unsafe { arc_release(q) };
+        match result {
             Ok(()) => nrtq_status::NRTQ_OK,
             Err(e) => fail(e),
         }
     })
 }
 
-fn per_request(cb: nrtq_completion_fn) -> Option<Callback> {
-    cb.map(|f| {
-        Box::new(move |c: &Completion| {
-            let rec = to_c(c);
-            // SAFETY: the application's non-NULL callback, given a record alive for the call.
-            unsafe { f(&rec) }
-        }) as Callback
-    })
-}
-
-fn submit_common(
-    q: *const nrtq_queue,
-    input: *const c_void,
-    output: *mut c_void,
+/// What every submit does once its pointers are checked.
+fn submit_checked(
+    queue: &crate::queue::Queue,
+    work: Work,
     callback: nrtq_completion_fn,
     user_data: u64,
     timeout_us: Option<i64>,
-    out_ticket: *mut u64,
-) -> nrtq_status {
-    check_null!(q, "q");
-    check_null!(input, "input");
-    check_null!(output, "output");
-    let queue = queue_of(q);
-    let work = Work {
-        input: Handle(input as usize),
-        output: Handle(output as usize),
-    };
-    let r = match timeout_us {
-        None => queue.submit(work, user_data, per_request(callback)),
+) -> Result<u64, nrtq_status> {
+    if callback.is_some() && queue.0.config().delivery == Delivery::Reap {
+        return Err(fail_msg(
+            Status::InvalidArgument,
+            "a completion callback is never called in reap mode: pass NULL, or create the \
+             queue with callback delivery",
+        ));
+    }
+    let callback = callback.map(|f| CTarget::Plain(f).into_callback());
+    let result = match timeout_us {
+        None => queue.submit(work, user_data, callback),
         Some(t) => {
             let t = timeout_from_us(t).unwrap_or(std::time::Duration::from_secs(u32::MAX as u64));
-            queue.submit_timeout(work, user_data, per_request(callback), t)
+            queue.submit_timeout(work, user_data, callback, t)
         }
     };
-    match r {
-        Ok(ticket) => {
-            if !out_ticket.is_null() {
-                // SAFETY: non-NULL and, by contract, writable.
-                unsafe { *out_ticket = ticket };
-            }
-            nrtq_status::NRTQ_OK
-        }
-        Err(e) => fail(e),
-    }
+    result.map_err(fail)
 }
 
 /// Submit one execution of the queue's model on (`input`, `output`); never blocks.
 ///
 /// - `input`, `output`: `nrt_tensor_set_t *` of the model's inputs and outputs. They must
-///   stay alive and unmodified until the request completes.
-/// - `callback`: called once with this request's completion (callback mode), or NULL to
-///   use the queue's completion callback (if any). Ignored in reap mode.
+///   stay alive and unmodified until the request completes (and see `nrtq_completion` for
+///   requests that complete while the device may still hold them).
+/// - `callback`: called once with this request's completion, or NULL to use the queue's
+///   completion callback or hook (if any). Callback mode only: a reap-mode queue refuses a
+///   non-NULL callback with `NRTQ_ERR_INVALID`.
 /// - `user_data`: any 64-bit value (a pointer, an index, a cgo handle), returned in the
 ///   completion.
 /// - `out_ticket`: receives the request's ticket (per queue, increasing from 1); may be NULL.
 ///
 /// The request goes to the device at once when there is room and nothing waits before it,
-/// otherwise into the backlog. Every accepted request (`NRTQ_OK`) completes exactly once.
+/// otherwise into the backlog. Every accepted request (`NRTQ_OK`) completes exactly once. A
+/// refused submit (any other status) accepts nothing and consumes no ticket: the next
+/// accepted request gets the next number.
+///
 /// Returns `NRTQ_OK`; `NRTQ_BACKLOG_FULL` (not now: retry after completions);
-/// `NRTQ_ERR_QUEUE_FAILED` (the queue failed terminally; the message has the raw status);
-/// `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the request at
-/// once; nothing was accepted); `NRTQ_ERR_NULL`. Safe from any thread, including from
-/// callbacks.
+/// `NRTQ_ERR_QUEUE_FAILED` (the queue is in its terminal failed state, whatever killed it:
+/// dead execution unit, deadline or panic; the message names the raw status; recreate the
+/// queue); `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the
+/// request at once; the message names its `NRT_STATUS`); `NRTQ_ERR_INVALID` (a callback in
+/// reap mode); `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_submit(
     q: *mut nrtq_queue,
@@ -179,7 +175,23 @@ pub extern "C" fn nrtq_queue_submit(
     out_ticket: *mut u64,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        submit_common(q, input, output, callback, user_data, None, out_ticket)
+        let queue = try_queue!(q, "q");
+        check_null!(input, "input");
+        check_null!(output, "output");
+        let out_ticket = opt_out!(out_ticket);
+        let work = Work {
+            input: Handle(input as usize),
+            output: Handle(output as usize),
+        };
+        match submit_checked(&queue, work, callback, user_data, None) {
+            Ok(ticket) => {
+                if let Some(out) = out_ticket {
+                    out.write(ticket);
+                }
+                nrtq_status::NRTQ_OK
+            }
+            Err(status) => status,
+        }
     })
 }
 
@@ -197,15 +209,42 @@ pub extern "C" fn nrtq_queue_submit_timeout(
     out_ticket: *mut u64,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        submit_common(
-            q,
-            input,
-            output,
-            callback,
-            user_data,
-            Some(timeout_us),
-            out_ticket,
-        )
+        let queue = try_queue!(q, "q");
+        check_null!(input, "input");
+        check_null!(output, "output");
+        let out_ticket = opt_out!(out_ticket);
+        let work = Work {
+            input: Handle(input as usize),
+            output: Handle(output as usize),
+        };
+        match submit_checked(&queue, work, callback, user_data, Some(timeout_us)) {
+            Ok(ticket) => {
+                if let Some(out) = out_ticket {
+                    out.write(ticket);
+                }
+                nrtq_status::NRTQ_OK
+            }
+            Err(status) => status,
+        }
+    })
+}
+
+/// Cancel request `ticket` if it has not reached the device yet: it is taken out of the
+/// backlog and completes exactly once, as `NRTQ_ERR_CANCELLED` with raw status 0, in its
+/// place in submission order (its callback runs after those of earlier tickets). A request
+/// already on the device cannot be recalled: `NRTQ_ERR_TOO_LATE`, and it completes with its
+/// own status (as does one that has already completed).
+///
+/// Returns `NRTQ_OK`, `NRTQ_ERR_TOO_LATE`, `NRTQ_ERR_UNKNOWN_TICKET` (never issued by this
+/// queue), or `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
+#[no_mangle]
+pub extern "C" fn nrtq_queue_cancel(q: *mut nrtq_queue, ticket: u64) -> nrtq_status {
+    ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
+        let queue = try_queue!(q, "q");
+        match queue.cancel(ticket) {
+            Ok(()) => nrtq_status::NRTQ_OK,
+            Err(e) => fail(e),
+        }
     })
 }
 
@@ -218,8 +257,8 @@ pub extern "C" fn nrtq_queue_submit_timeout(
 #[no_mangle]
 pub extern "C" fn nrtq_queue_wait(q: *mut nrtq_queue, ticket: u64, timeout_us: i64) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(q, "q");
-        match queue_of(q).wait(ticket, timeout_from_us(timeout_us)) {
+        let queue = try_queue!(q, "q");
+        match queue.wait(ticket, timeout_from_us(timeout_us)) {
             Ok(()) => nrtq_status::NRTQ_OK,
             Err(e) => fail(e),
         }
@@ -233,8 +272,8 @@ pub extern "C" fn nrtq_queue_wait(q: *mut nrtq_queue, ticket: u64, timeout_us: i
 #[no_mangle]
 pub extern "C" fn nrtq_queue_drain(q: *mut nrtq_queue, timeout_us: i64) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(q, "q");
-        match queue_of(q).drain(timeout_from_us(timeout_us)) {
+        let queue = try_queue!(q, "q");
+        match queue.drain(timeout_from_us(timeout_us)) {
             Ok(()) => nrtq_status::NRTQ_OK,
             Err(e) => fail(e),
         }
@@ -244,6 +283,7 @@ pub extern "C" fn nrtq_queue_drain(q: *mut nrtq_queue, timeout_us: i64) -> nrtq_
 /// Whether the queue has failed terminally. Writes the failure's status
 /// (`NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_PANIC`), or `NRTQ_OK` when it has
 /// not failed, to `*status`, and the raw libnrt status to `*nrt_status` (may be NULL).
+/// Whatever the failure's status, later submits are refused with `NRTQ_ERR_QUEUE_FAILED`.
 /// Returns `NRTQ_OK` or `NRTQ_ERR_NULL`. Thread-safe.
 #[no_mangle]
 pub extern "C" fn nrtq_queue_failure(
@@ -252,14 +292,13 @@ pub extern "C" fn nrtq_queue_failure(
     nrt_status: *mut u32,
 ) -> nrtq_status {
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
-        check_null!(q, "q");
-        check_null!(status, "status");
-        let (s, n) = queue_of(q).failure().unwrap_or((Status::Ok, 0));
-        // SAFETY: non-NULL and, by contract, writable.
-        unsafe { *status = s.into() };
-        if !nrt_status.is_null() {
-            // SAFETY: non-NULL and, by contract, writable.
-            unsafe { *nrt_status = n };
+        let queue = try_queue!(q, "q");
+        let status = try_out!(status, "status");
+        let nrt_status = opt_out!(nrt_status);
+        let (s, n) = queue.failure().unwrap_or((Status::Ok, 0));
+        status.write(s.into());
+        if let Some(out) = nrt_status {
+            out.write(n);
         }
         nrtq_status::NRTQ_OK
     })

@@ -170,11 +170,14 @@ impl Engine {
     fn refusal(&self) -> Error {
         let (status, raw) = self.lifecycle.refusal();
         let why = match self.lifecycle.failure() {
-            Some(f) if status == Status::QueueFailed => format!(
-                "queue {} failed terminally ({}); create a new queue",
-                self.id,
-                f.status.describe().0
-            ),
+            Some(f) if status == Status::QueueFailed => {
+                let (cause, why) = f.status.describe();
+                format!(
+                    "queue {} failed terminally ({cause}: {why}) and accepts no more work; \
+                     destroy it and create a new one",
+                    self.id
+                )
+            }
             _ => format!("queue {} is being destroyed", self.id),
         };
         Error::nrt(status, raw, why)

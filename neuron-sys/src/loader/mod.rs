@@ -109,6 +109,25 @@ impl AsyncFns {
     }
 }
 
+/// The note for the application when `NRTQ_LIBNRT` is set but the process already has a
+/// libnrt (`nrt_init` resolves in its global symbols), which search step 1 takes first so
+/// that the application and its users share one runtime; `None` otherwise. Only states
+/// the fact: what to do with it (log it, show it) is the caller's choice.
+pub fn env_library_ignored() -> Option<String> {
+    let value = std::env::var_os(LIBNRT_ENV)?;
+    let process = Library::process().ok()?;
+    if process.symbol(c"nrt_init").is_null() {
+        return None;
+    }
+    Some(format!(
+        "{LIBNRT_ENV}={} was not used: the process already has a libnrt loaded (nrt_init \
+         resolves in its global symbols), and that one is used so that the application \
+         and nrtq share one runtime; unset {LIBNRT_ENV}, or load the library you want \
+         instead of linking libnrt",
+        value.to_string_lossy()
+    ))
+}
+
 /// A loaded libnrt: its function tables, where it came from and which generation it is.
 #[derive(Debug)]
 pub struct Libnrt {
@@ -121,6 +140,7 @@ pub struct Libnrt {
     generation: Option<Generation>,
     origin: String,
     detection: String,
+    notes: Vec<String>,
     // Kept so the handle visibly belongs to the table; never closed (see the module docs).
     _library: Library,
 }
@@ -133,7 +153,9 @@ impl Libnrt {
         let place = "symbols already in the process".to_string();
         match Library::process() {
             Ok(process) if !process.symbol(c"nrt_init").is_null() => {
-                return Self::from_library(process, place, tried);
+                let mut lib = Self::from_library(process, place, tried)?;
+                lib.notes.extend(env_library_ignored());
+                return Ok(lib);
             }
             Ok(_) => tried.push(Attempt {
                 place,
@@ -258,6 +280,7 @@ impl Libnrt {
                 generation,
                 origin,
                 detection,
+                notes: Vec::new(),
                 _library: lib,
             }),
             Err(d) => Err(LoadError::Unusable {
@@ -279,6 +302,12 @@ impl Libnrt {
     /// Where the library came from (the search step, or the path given).
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Facts about the search the application should hear of (e.g. `NRTQ_LIBNRT` set but
+    /// not used, see [`env_library_ignored`]); empty when there are none.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// How the generation was decided, in words.
