@@ -3,8 +3,9 @@
 //! library (`nrt-emu/gen-2.28`). Each shim checks its pointers, converts them, and
 //! hands Rust values to `device::calls`.
 
+use super::guard;
 use super::async_common::{
-    bare, cc_schedule_common, guard, invalid, running, schedule_copy, schedule_execute,
+    bare, cc_schedule_common, invalid, running, schedule_copy, schedule_execute,
     schedule_transfer, Transfer,
 };
 use crate::device::calls::{Core, Reporter};

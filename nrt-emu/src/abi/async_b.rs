@@ -3,8 +3,9 @@
 //! `lnc_idx` before `queue`; plus the SDK 2.30+ eventfd registration. Exported by the
 //! 2.29 and 2.30 libraries (events only by 2.30).
 
+use super::guard;
 use super::async_common::{
-    bare, cc_schedule_common, guard, invalid, running, schedule_copy, schedule_execute,
+    bare, cc_schedule_common, invalid, running, schedule_copy, schedule_execute,
     schedule_transfer, Transfer,
 };
 use crate::device::calls::{Core, Reporter};

@@ -1,35 +1,20 @@
 //! Async entry points with the same prototype in every generation
-//! (`nrta_is_completed`, `nrta_get_sequence`, `nrta_cc_prepare`), and the panic
-//! boundary every async and emulator-only entry point goes through.
+//! (`nrta_is_completed`, `nrta_get_sequence`, `nrta_cc_prepare`), and the bodies the
+//! schedule calls of both generations share.
 
+use super::guard;
 use crate::device::calls::{self, Core, Reporter};
 use crate::device::hostmem::HostBuf;
 use crate::runtime::{self, Failure, Runtime};
 use crate::{model, tensor};
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 // The prototypes are checked against neuron-sys at compile time.
 const _: nrta_is_completed_fn = nrta_is_completed;
 const _: nrta_get_sequence_fn = nrta_get_sequence;
 const _: nrta_cc_prepare_fn = nrta_cc_prepare;
-
-/// Run an entry point's body: its `Failure` becomes the status (with the message
-/// reported when there is one), and a panic becomes `NRT_FAILURE` instead of unwinding
-/// into C.
-pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Failure>) -> NRT_STATUS {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => NRT_SUCCESS,
-        Ok(Err(f)) if f.message.is_empty() => f.status,
-        Ok(Err(f)) => runtime::report(function, &f),
-        Err(_) => {
-            eprintln!("nrt-emu: internal error (panic) in {function}");
-            NRT_FAILURE
-        }
-    }
-}
 
 /// The running runtime, or `NRT_UNINITIALIZED`/`NRT_CLOSED`.
 pub(crate) fn running() -> Result<Arc<Runtime>, Failure> {

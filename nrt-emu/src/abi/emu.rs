@@ -3,7 +3,8 @@
 //! device parameters, and release times of single requests. Exported by every
 //! generation's library; never in the vendor's `nrt_`/`nrta_` namespace.
 
-use super::async_common::{guard, invalid, running};
+use super::async_common::{invalid, running};
+use super::guard;
 use crate::observe::{nrtemu_config_t, nrtemu_xu_stats_t};
 use crate::runtime::Failure;
 use neuron_sys::*;
