@@ -49,6 +49,17 @@ impl Failure {
     pub fn new(status: NRT_STATUS, message: String) -> Failure {
         Failure { status, message }
     }
+
+    /// `NRT_INVALID` with `message`: the caller passed something wrong.
+    pub fn invalid(message: impl Into<String>) -> Failure {
+        Failure::new(NRT_INVALID, message.into())
+    }
+
+    /// A failure that only carries its status, with nothing to report
+    /// (`NRT_QUEUE_FULL` to a polling caller, a lifecycle code on the async path).
+    pub fn status_only(status: NRT_STATUS) -> Failure {
+        Failure::new(status, String::new())
+    }
 }
 
 thread_local! {
@@ -225,10 +236,7 @@ impl Config {
                 .ok()
                 .filter(|&n| n > 0 && n <= 1 << 24)
                 .ok_or_else(|| {
-                    Failure::new(
-                        NRT_INVALID,
-                        format!("NRT_EMU_CORE_MEMORY_MB={v}: expected 1..16777216"),
-                    )
+                    Failure::invalid(format!("NRT_EMU_CORE_MEMORY_MB={v}: expected 1..16777216"))
                 })?,
         };
         Ok(Config {
@@ -257,10 +265,9 @@ pub fn total_cores() -> Result<u32, Failure> {
             .ok()
             .filter(|n| (1..=4096).contains(n))
             .ok_or_else(|| {
-                Failure::new(
-                    NRT_INVALID,
-                    format!("NRT_EMU_TOTAL_CORES={v}: expected a number from 1 to 4096"),
-                )
+                Failure::invalid(format!(
+                    "NRT_EMU_TOTAL_CORES={v}: expected a number from 1 to 4096"
+                ))
             }),
     }
 }
@@ -279,10 +286,9 @@ pub fn select_cores(
     }
     if let Some(n) = num {
         let count: u32 = n.trim().parse().map_err(|_| {
-            Failure::new(
-                NRT_INVALID,
-                format!("NEURON_RT_NUM_CORES={n}: expected a non-negative number"),
-            )
+            Failure::invalid(format!(
+                "NEURON_RT_NUM_CORES={n}: expected a non-negative number"
+            ))
         })?;
         if count > total {
             return Err(Failure::new(
@@ -416,10 +422,9 @@ pub fn init(framework: nrt_framework_type_t) -> Result<(), Failure> {
         return Err(Failure::new(NRT_FAILURE, m));
     }
     if !(NRT_FRAMEWORK_TYPE_NO_FW..=NRT_FRAMEWORK_TYPE_PRECHECK).contains(&framework) {
-        return Err(Failure::new(
-            NRT_INVALID,
-            format!("framework type {framework} is not a valid nrt_framework_type_t"),
-        ));
+        return Err(Failure::invalid(format!(
+            "framework type {framework} is not a valid nrt_framework_type_t"
+        )));
     }
     let config = Config::from_env(framework)?;
     if env("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS").is_some_and(|v| v.trim() != "0") {

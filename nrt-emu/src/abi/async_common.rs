@@ -18,17 +18,7 @@ const _: nrta_cc_prepare_fn = nrta_cc_prepare;
 
 /// The running runtime, or `NRT_UNINITIALIZED`/`NRT_CLOSED`.
 pub(crate) fn running() -> Result<Arc<Runtime>, Failure> {
-    runtime::current().map_err(|s| Failure::new(s, String::new()))
-}
-
-/// A Failure of status `NRT_INVALID` with a message.
-pub(crate) fn invalid(msg: &str) -> Failure {
-    Failure::new(NRT_INVALID, msg.to_string())
-}
-
-/// A Failure that only carries a status (QUEUE_FULL and friends are not news).
-pub(crate) fn bare(s: NRT_STATUS) -> Failure {
-    Failure::new(s, String::new())
+    runtime::current().map_err(Failure::status_only)
 }
 
 /// `nrta_is_completed`: whether request `seq` has completed. `NRT_INVALID` for an id
@@ -39,7 +29,7 @@ pub(crate) fn bare(s: NRT_STATUS) -> Failure {
 pub unsafe extern "C" fn nrta_is_completed(seq: nrta_seq_t, is_completed: *mut bool) -> NRT_STATUS {
     guard("nrta_is_completed", || {
         if is_completed.is_null() {
-            return Err(invalid("is_completed is NULL"));
+            return Err(Failure::invalid("is_completed is NULL"));
         }
         let done = running()?
             .device
@@ -64,7 +54,7 @@ pub unsafe extern "C" fn nrta_get_sequence(
 ) -> NRT_STATUS {
     guard("nrta_get_sequence", || {
         if seq.is_null() {
-            return Err(invalid("seq is NULL"));
+            return Err(Failure::invalid("seq is NULL"));
         }
         let v = running()?
             .device
@@ -92,7 +82,9 @@ pub unsafe extern "C" fn nrta_cc_prepare(
 ) -> NRT_STATUS {
     guard("nrta_cc_prepare", || {
         if comm.is_null() || input.is_null() || output.is_null() || cc_ctx.is_null() {
-            return Err(invalid("comm, input, output and cc_ctx must not be NULL"));
+            return Err(Failure::invalid(
+                "comm, input, output and cc_ctx must not be NULL",
+            ));
         }
         running()?;
         Err(Failure::new(
@@ -109,10 +101,10 @@ pub(crate) fn cc_schedule_common(
     seq: *mut nrta_seq_t,
 ) -> Result<(), Failure> {
     if cc_ctx.is_null() || seq.is_null() {
-        return Err(invalid("cc_ctx and req_sequence must not be NULL"));
+        return Err(Failure::invalid("cc_ctx and req_sequence must not be NULL"));
     }
     running()?;
-    Err(invalid(
+    Err(Failure::invalid(
         "no collective context exists: standalone collectives are not emulated",
     ))
 }
@@ -134,24 +126,25 @@ fn put_seq(out: *mut nrta_seq_t, seq: nrta_seq_t) {
 fn schedule_prologue(req_sequence: *mut nrta_seq_t) -> Result<Arc<Runtime>, Failure> {
     let rt = running()?;
     if req_sequence.is_null() {
-        return Err(invalid("req_sequence is NULL"));
+        return Err(Failure::invalid("req_sequence is NULL"));
     }
     Ok(rt)
 }
 
 fn live_tensor(ptr: *mut nrt_tensor_t, what: &str) -> Result<Arc<tensor::Tensor>, Failure> {
-    tensor::lookup(ptr).map_err(|_| invalid(&format!("{what} is NULL or not a live tensor")))
+    tensor::lookup(ptr)
+        .map_err(|_| Failure::invalid(format!("{what} is NULL or not a live tensor")))
 }
 
 /// Wrap a caller buffer of `size` bytes.
 fn host_buf(buf: *const c_void, size: u64) -> Result<HostBuf, Failure> {
     if buf.is_null() {
-        return Err(invalid("buf is NULL"));
+        return Err(Failure::invalid("buf is NULL"));
     }
     let len = usize::try_from(size)
         .ok()
         .filter(|&l| l <= isize::MAX as usize)
-        .ok_or_else(|| invalid("size does not fit in memory"))?;
+        .ok_or_else(|| Failure::invalid("size does not fit in memory"))?;
     // SAFETY: non-NULL; the async API requires the caller to keep `size` bytes at `buf`
     // valid and untouched until the request completes, which is HostBuf's contract.
     Ok(unsafe { HostBuf::new(buf as *mut u8, len) })
@@ -230,7 +223,8 @@ pub(crate) fn schedule_execute(
     req_sequence: *mut nrta_seq_t,
 ) -> Result<(), Failure> {
     let rt = schedule_prologue(req_sequence)?;
-    let m = model::lookup(model).map_err(|_| invalid("model is NULL or not a loaded model"))?;
+    let m = model::lookup(model)
+        .map_err(|_| Failure::invalid("model is NULL or not a loaded model"))?;
     let seq = calls::execute(&rt, &m, input, output, queue, reporter()?)?;
     put_seq(req_sequence, seq);
     Ok(())

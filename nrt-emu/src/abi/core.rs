@@ -10,7 +10,7 @@
 //! [`export_core_symbols!`](crate::export_core_symbols) exports all of them from a
 //! generation library.
 
-use super::{guard, guard_or, invalid, need_runtime, non_null, opt_str, req_str, write_prefix};
+use super::{guard, guard_or, need_runtime, non_null, opt_str, req_str, write_prefix};
 use crate::runtime::{self, Failure};
 use crate::{model, tensor};
 use neuron_sys::*;
@@ -52,7 +52,7 @@ pub unsafe extern "C" fn nrt_get_version(ver: *mut nrt_version_t, size: usize) -
     guard("nrt_get_version", || {
         non_null(ver, "ver")?;
         if size == 0 {
-            return Err(invalid("size is 0".into()));
+            return Err(Failure::invalid("size is 0"));
         }
         let g = runtime::generation();
         let (major, minor, patch, maintenance) = runtime::version_numbers(g);
@@ -141,7 +141,7 @@ pub unsafe extern "C" fn nrt_get_instance_info(
     guard("nrt_get_instance_info", || {
         non_null(info, "info")?;
         if instance_info_len == 0 {
-            return Err(invalid("instance_info_len is 0".into()));
+            return Err(Failure::invalid("instance_info_len is 0"));
         }
         let (family, size) = runtime::instance_kind(runtime::total_cores_now()?);
         let mut v = nrt_instance_info_t {
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn nrt_host_device_id_get(
         let rt = need_runtime()?;
         let n = device_count(&rt);
         if neuron_dev < 0 || neuron_dev as u32 >= n {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "device {neuron_dev} does not exist (0..{n})"
             )));
         }
@@ -257,7 +257,7 @@ pub unsafe extern "C" fn nrt_host_device_id_rid_map_get(
         // SAFETY: non-NULL (checked), valid per the caller.
         let cap = unsafe { count.read() };
         if cap < n {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "the table holds {cap} entries, {n} needed"
             )));
         }
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn nrt_get_hbm_mmap_va(
         non_null(addr, "addr")?;
         non_null(size, "size")?;
         need_runtime()?;
-        Err(invalid("HBM mmap is not supported by nrt-emu".into()))
+        Err(Failure::invalid("HBM mmap is not supported by nrt-emu"))
     })
 }
 
@@ -304,11 +304,11 @@ pub unsafe extern "C" fn nrt_get_vnc_memory_stats(
         non_null(stats, "stats")?;
         non_null(stats_size_out, "stats_size_out")?;
         if stats_size_in == 0 {
-            return Err(invalid("stats_size_in is 0".into()));
+            return Err(Failure::invalid("stats_size_in is 0"));
         }
         let rt = need_runtime()?;
         if vnc >= rt.config.visible_cores {
-            return Err(invalid(format!("core {vnc} is not visible")));
+            return Err(Failure::invalid(format!("core {vnc} is not visible")));
         }
         let v = nrt_vnc_memory_stats_t {
             bytes_used: rt.memory.used(vnc) as usize,
@@ -396,10 +396,10 @@ unsafe fn load(
     non_null(model, "model")?;
     let rt = need_runtime()?;
     if size == 0 {
-        return Err(invalid("size is 0: an empty file is not a model".into()));
+        return Err(Failure::invalid("size is 0: an empty file is not a model"));
     }
     if vnc_count != -1 && vnc_count != 1 {
-        return Err(invalid(format!(
+        return Err(Failure::invalid(format!(
             "vnc_count {vnc_count}: pass -1 (deprecated argument)"
         )));
     }
@@ -427,7 +427,7 @@ pub unsafe extern "C" fn nrt_load_collectives(
 ) -> NRT_STATUS {
     guard("nrt_load_collectives", || {
         if ctx_device_id >= ctx_device_count {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "ctx_device_id {ctx_device_id} is not below ctx_device_count {ctx_device_count}"
             )));
         }
@@ -474,7 +474,7 @@ pub unsafe extern "C" fn nrt_get_model_info(
         non_null(info, "info")?;
         non_null(info_size_out, "info_size_out")?;
         if info_size_in == 0 {
-            return Err(invalid("info_size_in is 0".into()));
+            return Err(Failure::invalid("info_size_in is 0"));
         }
         let m = live_model(model)?;
         let v = nrt_model_info_t { vnc: m.lnc() };
@@ -614,8 +614,8 @@ pub unsafe extern "C" fn nrt_free_model_tensor_info(
     guard("nrt_free_model_tensor_info", || {
         non_null(tensor_info, "tensor_info")?;
         if !INFO_ARRAYS.lock().remove(&(tensor_info as usize)) {
-            return Err(invalid(
-                "not an array from nrt_get_model_tensor_info, or already freed".into(),
+            return Err(Failure::invalid(
+                "not an array from nrt_get_model_tensor_info, or already freed",
             ));
         }
         // SAFETY: the address came from libc::malloc in nrt_get_model_tensor_info and
@@ -643,7 +643,7 @@ fn live_tensor(
 }
 
 fn out_of_bounds(what: &str, offset: u64, size: u64, len: usize) -> Failure {
-    invalid(format!(
+    Failure::invalid(format!(
         "{what}: offset {offset} + size {size} is beyond the tensor's {len} bytes"
     ))
 }
@@ -765,7 +765,7 @@ pub unsafe extern "C" fn nrt_tensor_copy(
         let d = live_tensor(dst, "dst")?;
         if let (Some(a), Some(b)) = (s.lnc(), d.lnc()) {
             if a != b {
-                return Err(invalid(format!(
+                return Err(Failure::invalid(format!(
                     "src is on core {a} and dst on core {b}: device copies stay on one core"
                 )));
             }
@@ -958,7 +958,7 @@ pub unsafe extern "C" fn nrt_tensor_get_device_allocation_info(
         non_null(alloc_info, "alloc_info")?;
         let t = live_tensor(tensor, "tensor")?;
         if t.lnc().is_none() {
-            return Err(invalid("not a device tensor".into()));
+            return Err(Failure::invalid("not a device tensor"));
         }
         let v = t.view();
         let info = nrt_tensor_device_allocation_info_t {
@@ -1094,7 +1094,7 @@ pub unsafe extern "C" fn nrt_memcpy_to_device(
             return Ok(());
         }
         let v = tensor::find_by_address(dest as *const u8, size).ok_or_else(|| {
-            invalid(format!(
+            Failure::invalid(format!(
                 "dest {dest:p} + {size} bytes is not inside a live tensor"
             ))
         })?;
@@ -1246,7 +1246,7 @@ pub unsafe extern "C" fn nrt_execute_repeat(
 ) -> NRT_STATUS {
     guard("nrt_execute_repeat", || match repeat_count {
         1 => execute(model, input_set, output_set),
-        n if n < 1 => Err(invalid(format!("repeat_count {n} is below 1"))),
+        n if n < 1 => Err(Failure::invalid(format!("repeat_count {n} is below 1"))),
         _ => {
             live_model(model)?;
             Err(Failure::new(
@@ -1273,7 +1273,7 @@ pub unsafe extern "C" fn nrt_register_async_exec_callback(
 ) -> NRT_STATUS {
     guard("nrt_register_async_exec_callback", || {
         let Some(cb) = callback else {
-            return Err(invalid("callback is NULL".into()));
+            return Err(Failure::invalid("callback is NULL"));
         };
         need_runtime()?;
         *ASYNC_CALLBACK.lock() = Some((cb as usize, params as usize));
@@ -1296,7 +1296,7 @@ pub unsafe extern "C" fn nrt_async_drain_queued_execs(vnc: i32) -> NRT_STATUS {
 fn visible_core(vnc: i32) -> Result<u32, Failure> {
     let rt = need_runtime()?;
     if vnc < 0 || vnc as u32 >= rt.config.visible_cores {
-        return Err(invalid(format!(
+        return Err(Failure::invalid(format!(
             "core {vnc} is not visible (0..{})",
             rt.config.visible_cores
         )));
@@ -1388,7 +1388,7 @@ pub unsafe extern "C" fn nrt_set_pool_eng_ucode(ucode_info: *const nrt_ucode_inf
 fn single_worker(vnc: i32, g_device_id: u32, g_device_count: u32) -> Result<(), Failure> {
     visible_core(vnc)?;
     if g_device_id >= g_device_count {
-        return Err(invalid(format!(
+        return Err(Failure::invalid(format!(
             "g_device_id {g_device_id} is not below g_device_count {g_device_count}"
         )));
     }
@@ -1427,7 +1427,8 @@ pub unsafe extern "C" fn nrt_cc_global_comm_init(
     g_device_count: u32,
 ) -> NRT_STATUS {
     guard("nrt_cc_global_comm_init", || {
-        let v = i32::try_from(vnc).map_err(|_| invalid(format!("core {vnc} is not visible")))?;
+        let v = i32::try_from(vnc)
+            .map_err(|_| Failure::invalid(format!("core {vnc} is not visible")))?;
         single_worker(v, g_device_id, g_device_count)
     })
 }

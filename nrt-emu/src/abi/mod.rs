@@ -13,7 +13,7 @@ pub mod emu;
 pub mod exports;
 
 use crate::runtime::{self, Failure, Runtime};
-use neuron_sys::{NRT_FAILURE, NRT_INVALID, NRT_STATUS, NRT_SUCCESS, NRT_UNINITIALIZED};
+use neuron_sys::{NRT_FAILURE, NRT_STATUS, NRT_SUCCESS, NRT_UNINITIALIZED};
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -69,15 +69,10 @@ pub fn need_runtime() -> Result<Arc<Runtime>, Failure> {
 /// `NRT_INVALID` naming the NULL argument `what`.
 pub fn non_null<T>(p: *const T, what: &str) -> Result<(), Failure> {
     if p.is_null() {
-        Err(Failure::new(NRT_INVALID, format!("{what} is NULL")))
+        Err(Failure::invalid(format!("{what} is NULL")))
     } else {
         Ok(())
     }
-}
-
-/// An `NRT_INVALID` failure with `message`.
-pub fn invalid(message: String) -> Failure {
-    Failure::new(NRT_INVALID, message)
 }
 
 /// A C string argument that may be NULL (read as ""); invalid UTF-8 is replaced.
@@ -119,7 +114,7 @@ pub unsafe fn write_prefix<T>(value: &T, out: *mut T, size: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neuron_sys::NRT_QUEUE_FULL;
+    use neuron_sys::{NRT_INVALID, NRT_QUEUE_FULL};
 
     #[test]
     fn a_panic_becomes_nrt_failure_with_a_message_naming_the_entry_point() {
@@ -129,13 +124,16 @@ mod tests {
 
         assert_eq!(guard_or("nrt_guarded_value", 7usize, || panic!("boom")), 7);
         let last = runtime::last_message().expect("the panic was reported");
-        assert!(last.starts_with("nrt_guarded_value: internal error"), "{last}");
+        assert!(
+            last.starts_with("nrt_guarded_value: internal error"),
+            "{last}"
+        );
     }
 
     #[test]
     fn a_failure_without_a_message_is_returned_but_not_reported() {
         assert_eq!(
-            guard("nrt_reported", || Err(invalid("bad argument".into()))),
+            guard("nrt_reported", || Err(Failure::invalid("bad argument"))),
             NRT_INVALID
         );
         assert_eq!(

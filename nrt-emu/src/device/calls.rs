@@ -37,14 +37,6 @@ pub enum Reporter {
     Status(Option<StatusSlot>),
 }
 
-fn invalid(msg: String) -> Failure {
-    Failure::new(NRT_INVALID, msg)
-}
-
-fn status_only(s: neuron_sys::NRT_STATUS) -> Failure {
-    Failure::new(s, String::new())
-}
-
 /// The core a request runs on, and its report, checking a tracker's core.
 fn resolve(
     core: Core,
@@ -57,13 +49,15 @@ fn resolve(
         Core::Given(l) => u32::try_from(l)
             .ok()
             .filter(|&l| l < rt.device.config().lncs)
-            .ok_or_else(|| invalid(format!("lnc_idx {l} is not a visible logical core")))?,
+            .ok_or_else(|| {
+                Failure::invalid(format!("lnc_idx {l} is not a visible logical core"))
+            })?,
     };
     let report = match rep {
         Reporter::Tracker(None) | Reporter::Status(None) => Report::Discard,
         Reporter::Tracker(Some(t)) => {
             if t.lnc() != lnc {
-                return Err(invalid(format!(
+                return Err(Failure::invalid(format!(
                     "the error tracker belongs to logical core {} but the request runs on core {lnc}",
                     t.lnc()
                 )));
@@ -76,13 +70,13 @@ fn resolve(
 }
 
 fn queue_of(queue: c_int) -> Result<u32, Failure> {
-    u32::try_from(queue).map_err(|_| invalid(format!("queue {queue} does not exist")))
+    u32::try_from(queue).map_err(|_| Failure::invalid(format!("queue {queue} does not exist")))
 }
 
 fn range(t: &Tensor, offset: u64, size: u64, what: &str) -> Result<(), Failure> {
     match offset.checked_add(size) {
         Some(end) if end <= t.size() as u64 => Ok(()),
-        _ => Err(invalid(format!(
+        _ => Err(Failure::invalid(format!(
             "{what}: bytes [{offset}, {offset}+{size}) lie outside the {}-byte tensor",
             t.size()
         ))),
@@ -91,9 +85,9 @@ fn range(t: &Tensor, offset: u64, size: u64, what: &str) -> Result<(), Failure> 
 
 fn schedule_error(s: neuron_sys::NRT_STATUS, what: &str) -> Failure {
     if s == NRT_INVALID {
-        invalid(format!("{what}: the core, XU or queue does not exist"))
+        Failure::invalid(format!("{what}: the core, XU or queue does not exist"))
     } else {
-        status_only(s)
+        Failure::status_only(s)
     }
 }
 
@@ -160,7 +154,7 @@ pub fn tensor_copy(
     range(dst, dst_offset, size, "nrta_tensor_copy destination")?;
     if let (Some(a), Some(b)) = (src.lnc(), dst.lnc()) {
         if a != b {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "nrta_tensor_copy: source on core {a} and destination on core {b}; device tensors must share a core"
             )));
         }
@@ -189,7 +183,7 @@ pub fn execute(
 ) -> Result<nrta_seq_t, Failure> {
     let queue = queue_of(queue)?;
     if queue != 0 {
-        return Err(invalid(format!(
+        return Err(Failure::invalid(format!(
             "nrta_execute_schedule: queue must be 0 (got {queue})"
         )));
     }

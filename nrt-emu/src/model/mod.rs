@@ -102,25 +102,22 @@ impl Model {
                     ),
                     Some(_) => format!("{which} '{}' in the {which} set was freed", t.name),
                 };
-                Failure::new(NRT_INVALID, m)
+                Failure::invalid(m)
             })?;
             let size = tensor.size() as u64;
             if size != t.bytes() {
-                return Err(Failure::new(
-                    NRT_INVALID,
-                    format!(
-                        "{which} '{}' is {size} bytes but model '{}' needs {} ({} {})",
-                        t.name,
-                        self.spec.name,
-                        t.bytes(),
-                        t.dtype.name(),
-                        t.shape
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>()
-                            .join("x")
-                    ),
-                ));
+                return Err(Failure::invalid(format!(
+                    "{which} '{}' is {size} bytes but model '{}' needs {} ({} {})",
+                    t.name,
+                    self.spec.name,
+                    t.bytes(),
+                    t.dtype.name(),
+                    t.shape
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("x")
+                )));
             }
             Ok(tensor)
         };
@@ -211,12 +208,9 @@ pub fn parse(bytes: &[u8]) -> Result<ModelSpec, LoadError> {
             ));
         }
         neff::Sniff::TruncatedNeff { expected, actual } => {
-            return Err(Failure::new(
-                NRT_INVALID,
-                format!(
-                    "truncated NEFF: its header announces {expected} bytes but {actual} were given"
-                ),
-            ));
+            return Err(Failure::invalid(format!(
+                "truncated NEFF: its header announces {expected} bytes but {actual} were given"
+            )));
         }
         neff::Sniff::NotNeff => {}
     }
@@ -225,7 +219,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelSpec, LoadError> {
     // here, at load, rather than at every execution.
     for f in &spec.faults {
         crate::device::fault::parse_rule(f)
-            .map_err(|e| Failure::new(NRT_INVALID, format!("fault '{f}': {e}")))?;
+            .map_err(|e| Failure::invalid(format!("fault '{f}': {e}")))?;
     }
     Ok(spec)
 }
@@ -238,10 +232,7 @@ pub fn load(bytes: &[u8], vnc: i32, visible_cores: u32) -> Result<usize, LoadErr
             .min_by_key(|&c| loaded_on(c))
             .unwrap_or(0),
         v if v < -1 => {
-            return Err(Failure::new(
-                NRT_INVALID,
-                format!("vnc {v} is not a core index"),
-            ));
+            return Err(Failure::invalid(format!("vnc {v} is not a core index")));
         }
         v if v as u32 >= visible_cores => {
             return Err(Failure::new(
