@@ -17,8 +17,8 @@
 //! caller through `nrt_tensor_get_va` is outside that lock, exactly as with real mapped
 //! memory: ordering it against device work is the caller's job.
 
+use crate::error::Failure;
 use crate::handle::Registry;
-use crate::runtime::Failure;
 use neuron_sys::{
     nrt_tensor_placement_t, NRT_INVALID, NRT_RESOURCE, NRT_TENSOR_PLACEMENT_DEVICE,
     NRT_TENSOR_PLACEMENT_HOST, NRT_TENSOR_PLACEMENT_VIRTUAL,

@@ -9,7 +9,7 @@ use super::async_common::{
 use super::guard;
 use crate::device::calls::{Core, Reporter};
 use crate::device::tracker;
-use crate::runtime::Failure;
+use crate::error::Failure;
 use neuron_sys::gen_a;
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};

@@ -10,7 +10,7 @@ use super::guard;
 use crate::device::calls::{Core, Reporter};
 use crate::device::hostmem::StatusSlot;
 use crate::device::xu::Api;
-use crate::runtime::Failure;
+use crate::error::Failure;
 use neuron_sys::gen_b;
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};

@@ -5,7 +5,8 @@
 use super::guard;
 use crate::device::calls::{self, Core, Reporter};
 use crate::device::hostmem::HostBuf;
-use crate::runtime::{self, Failure, Runtime};
+use crate::error::Failure;
+use crate::runtime::{self, Runtime};
 use crate::{model, tensor};
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
@@ -175,8 +176,10 @@ pub(crate) fn schedule_transfer(
     let t = live_tensor(tensor, "tensor")?;
     let b = host_buf(buf, size)?;
     let seq = match dir {
-        Transfer::Write => calls::tensor_write(&rt, &t, offset, b, core, queue, reporter()?)?,
-        Transfer::Read => calls::tensor_read(&rt, &t, offset, b, core, queue, reporter()?)?,
+        Transfer::Write => {
+            calls::tensor_write(&rt.device, &t, offset, b, core, queue, reporter()?)?
+        }
+        Transfer::Read => calls::tensor_read(&rt.device, &t, offset, b, core, queue, reporter()?)?,
     };
     put_seq(req_sequence, seq);
     Ok(())
@@ -199,7 +202,7 @@ pub(crate) fn schedule_copy(
     let s = live_tensor(src, "src")?;
     let d = live_tensor(dst, "dst")?;
     let seq = calls::tensor_copy(
-        &rt,
+        &rt.device,
         &s,
         src_offset,
         &d,
@@ -225,7 +228,7 @@ pub(crate) fn schedule_execute(
     let rt = schedule_prologue(req_sequence)?;
     let m = model::lookup(model)
         .map_err(|_| Failure::invalid("model is NULL or not a loaded model"))?;
-    let seq = calls::execute(&rt, &m, input, output, queue, reporter()?)?;
+    let seq = calls::execute(&rt.device, &m, input, output, queue, reporter()?)?;
     put_seq(req_sequence, seq);
     Ok(())
 }

@@ -11,8 +11,8 @@
 //! generation library.
 
 use super::{guard, guard_or, need_runtime, non_null, opt_str, req_str, write_prefix};
-use crate::runtime::{self, Failure};
-use crate::{model, tensor};
+use crate::error::Failure;
+use crate::{config, device, error, model, runtime, tensor};
 use neuron_sys::*;
 use parking_lot::Mutex;
 use std::collections::BTreeSet;
@@ -54,7 +54,7 @@ pub unsafe extern "C" fn nrt_get_version(ver: *mut nrt_version_t, size: usize) -
         if size == 0 {
             return Err(Failure::invalid("size is 0"));
         }
-        let g = runtime::generation();
+        let g = config::generation();
         let (major, minor, patch, maintenance) = runtime::version_numbers(g);
         let mut v = nrt_version_t {
             rt_major: major,
@@ -143,7 +143,7 @@ pub unsafe extern "C" fn nrt_get_instance_info(
         if instance_info_len == 0 {
             return Err(Failure::invalid("instance_info_len is 0"));
         }
-        let (family, size) = runtime::instance_kind(runtime::total_cores_now()?);
+        let (family, size) = config::instance_kind(runtime::total_cores_now()?);
         let mut v = nrt_instance_info_t {
             family,
             size,
@@ -212,7 +212,7 @@ pub unsafe extern "C" fn nrt_get_visible_nc_count(vnc_count: *mut u32) -> NRT_ST
 }
 
 fn device_count(rt: &runtime::Runtime) -> u32 {
-    rt.config.total_cores.div_ceil(runtime::CORES_PER_DEVICE)
+    rt.config.total_cores.div_ceil(config::CORES_PER_DEVICE)
 }
 
 /// `nrt_host_device_id_get`: emulated devices are not containerised, so the host id
@@ -405,7 +405,8 @@ unsafe fn load(
     }
     // SAFETY: non-NULL, `size` readable bytes per the caller; parsed before returning.
     let data = unsafe { std::slice::from_raw_parts(bytes as *const u8, size) };
-    let h = model::load(data, vnc, rt.config.visible_cores)?;
+    let spec = device::parse_model(data)?;
+    let h = model::load(spec, vnc, rt.config.visible_cores)?;
     // SAFETY: non-NULL (checked), a valid out-pointer per the caller.
     unsafe { model.write(h as *mut nrt_model_t) };
     Ok(())
@@ -918,7 +919,7 @@ pub unsafe extern "C" fn nrt_tensor_get_size(tensor: *const nrt_tensor_t) -> usi
         match live_tensor(tensor, "tensor") {
             Ok(t) => t.size(),
             Err(f) => {
-                runtime::report("nrt_tensor_get_size", &f);
+                error::report("nrt_tensor_get_size", &f);
                 0
             }
         }
@@ -937,7 +938,7 @@ pub unsafe extern "C" fn nrt_tensor_get_va(tensor: *const nrt_tensor_t) -> *mut 
         || match live_tensor(tensor, "tensor") {
             Ok(t) => t.view().as_ptr() as *mut c_void,
             Err(f) => {
-                runtime::report("nrt_tensor_get_va", &f);
+                error::report("nrt_tensor_get_va", &f);
                 std::ptr::null_mut()
             }
         },

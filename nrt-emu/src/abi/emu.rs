@@ -5,8 +5,8 @@
 
 use super::async_common::running;
 use super::guard;
+use crate::error::Failure;
 use crate::observe::{nrtemu_config_t, nrtemu_xu_stats_t};
-use crate::runtime::Failure;
 use neuron_sys::*;
 use std::os::raw::c_int;
 

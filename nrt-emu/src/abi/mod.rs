@@ -12,7 +12,8 @@ pub mod core;
 pub mod emu;
 pub mod exports;
 
-use crate::runtime::{self, Failure, Runtime};
+use crate::error::{self, Failure};
+use crate::runtime::{self, Runtime};
 use neuron_sys::{NRT_FAILURE, NRT_STATUS, NRT_SUCCESS, NRT_UNINITIALIZED};
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,7 +30,7 @@ pub fn guard(function: &str, body: impl FnOnce() -> Result<(), Failure>) -> NRT_
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => NRT_SUCCESS,
         Ok(Err(f)) if f.message.is_empty() => f.status,
-        Ok(Err(f)) => runtime::report(function, &f),
+        Ok(Err(f)) => error::report(function, &f),
         Err(_) => report_panic(function),
     }
 }
@@ -48,7 +49,7 @@ pub fn guard_or<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> T {
 }
 
 fn report_panic(function: &str) -> NRT_STATUS {
-    runtime::report(
+    error::report(
         function,
         &Failure::new(NRT_FAILURE, "internal error (a panic was caught)".into()),
     )
@@ -119,11 +120,11 @@ mod tests {
     #[test]
     fn a_panic_becomes_nrt_failure_with_a_message_naming_the_entry_point() {
         assert_eq!(guard("nrt_guarded", || panic!("boom")), NRT_FAILURE);
-        let last = runtime::last_message().expect("the panic was reported");
+        let last = error::last_message().expect("the panic was reported");
         assert!(last.starts_with("nrt_guarded: internal error"), "{last}");
 
         assert_eq!(guard_or("nrt_guarded_value", 7usize, || panic!("boom")), 7);
-        let last = runtime::last_message().expect("the panic was reported");
+        let last = error::last_message().expect("the panic was reported");
         assert!(
             last.starts_with("nrt_guarded_value: internal error"),
             "{last}"
@@ -144,7 +145,7 @@ mod tests {
             NRT_QUEUE_FULL
         );
         assert_eq!(
-            runtime::last_message().as_deref(),
+            error::last_message().as_deref(),
             Some("nrt_reported: bad argument")
         );
         assert_eq!(guard("nrt_ok", || Ok(())), NRT_SUCCESS);
