@@ -98,6 +98,17 @@ pub unsafe fn req_str(p: *const c_char, what: &str) -> Result<String, Failure> {
     Ok(unsafe { opt_str(p) })
 }
 
+/// Copy `s` into a fixed C char array, truncated to leave a NUL.
+pub(crate) fn copy_c_string(dst: &mut [c_char], s: &str) {
+    let n = s.len().min(dst.len().saturating_sub(1));
+    for (d, b) in dst.iter_mut().zip(s.as_bytes()[..n].iter()) {
+        *d = *b as c_char;
+    }
+    for d in dst[n..].iter_mut() {
+        *d = 0;
+    }
+}
+
 /// Copy the first `min(size, size_of::<T>())` bytes of `value` to `out`: the vendor's
 /// versioned-struct rule (a caller built with an older, smaller struct gets its prefix).
 /// Returns the bytes written.
