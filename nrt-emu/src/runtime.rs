@@ -125,7 +125,7 @@ pub fn init(framework: nrt_framework_type_t) -> Result<(), Failure> {
         config.visible_cores,
         config.core_memory_bytes,
     ));
-    let device = Device::new(&config);
+    let device = Device::new(&config)?;
     *PHASE.write() = Phase::Running(Arc::new(Runtime {
         device,
         config,

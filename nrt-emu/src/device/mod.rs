@@ -156,13 +156,16 @@ pub struct Submit<'a> {
 impl Device {
     /// Create the device for the runtime being initialised: its cores and generation
     /// come from the runtime's configuration, everything else from `NRT_EMU_*`.
-    pub fn new(config: &crate::config::Config) -> Device {
+    pub fn new(config: &crate::config::Config) -> Result<Device, Failure> {
         let api = match config.generation {
             neuron_sys::Generation::Sdk2_28 => Api::GenA,
             neuron_sys::Generation::Sdk2_29 => Api::GenB,
             _ => Api::GenBEvents,
         };
-        Device::with_config(DeviceConfig::from_env(api, config.visible_cores))
+        Ok(Device::with_config(DeviceConfig::from_env(
+            api,
+            config.visible_cores,
+        )?))
     }
 
     /// Create a device with explicit parameters and start its release thread.
