@@ -22,6 +22,11 @@ pub const DEFAULT_CORE_MEMORY_MB: u64 = 16 * 1024;
 /// Logical cores per emulated Neuron device (trn1: two NeuronCore-v2 per device).
 pub const CORES_PER_DEVICE: u32 = 2;
 
+/// The most cores one process can see: a sequence id carries its core in 8 bits
+/// (bits 63..56), so core 256 of a process would have no id. An instance may have more
+/// (`NRT_EMU_TOTAL_CORES` up to 4096); a process selects a window of them.
+pub const MAX_VISIBLE_CORES: u32 = 256;
+
 // ---------------------------------------------------------------------------------------
 // Generation
 
@@ -182,8 +187,26 @@ pub fn total_cores() -> Result<u32, Failure> {
 }
 
 /// The cores this process gets: `(first, count)`, from `NEURON_RT_VISIBLE_CORES`
-/// (which wins) or `NEURON_RT_NUM_CORES` (0 or unset: all).
+/// (which wins) or `NEURON_RT_NUM_CORES` (0 or unset: all), at most
+/// [`MAX_VISIBLE_CORES`] of them (more is `NRT_RESOURCE`).
 pub fn select_cores(
+    visible: Option<&str>,
+    num: Option<&str>,
+    total: u32,
+) -> Result<(u32, u32), Failure> {
+    let (first, count) = select_any_cores(visible, num, total)?;
+    if count > MAX_VISIBLE_CORES {
+        return Err(Failure::new(
+            NRT_RESOURCE,
+            format!(
+                "{count} cores would be visible, but one process can address at most {MAX_VISIBLE_CORES} (a sequence id carries its core in 8 bits): select at most {MAX_VISIBLE_CORES} of the instance's {total} with NEURON_RT_VISIBLE_CORES or NEURON_RT_NUM_CORES"
+            ),
+        ));
+    }
+    Ok((first, count))
+}
+
+fn select_any_cores(
     visible: Option<&str>,
     num: Option<&str>,
     total: u32,
@@ -314,5 +337,20 @@ mod tests {
             Ok((1, 2)),
             "VISIBLE wins"
         );
+    }
+
+    #[test]
+    fn a_process_sees_at_most_256_cores_of_a_larger_instance() {
+        let too_many = |r: Result<(u32, u32), Failure>| {
+            let f = r.expect_err("more than 256 visible");
+            assert_eq!(f.status, NRT_RESOURCE);
+            assert!(f.message.contains("at most 256"), "{}", f.message);
+        };
+        too_many(select_cores(None, None, 4096));
+        too_many(select_cores(None, Some("257"), 4096));
+        too_many(select_cores(Some("0-256"), None, 4096));
+        assert_eq!(select_cores(None, None, 256), Ok((0, 256)));
+        assert_eq!(select_cores(None, Some("256"), 4096), Ok((0, 256)));
+        assert_eq!(select_cores(Some("3840-4095"), None, 4096), Ok((3840, 256)));
     }
 }

@@ -171,8 +171,9 @@ impl Device {
     /// Create a device with explicit parameters and start its release thread.
     pub fn with_config(cfg: DeviceConfig) -> Device {
         let api = cfg.api;
-        // The XU id encoding has 8 bits of core, 4 of type and 4 of queue.
-        let lncs = cfg.lncs.clamp(1, 256);
+        // The XU id encoding has 8 bits of core, 4 of type and 4 of queue; the runtime
+        // never configures more cores than that (`config::MAX_VISIBLE_CORES`).
+        let lncs = cfg.lncs.clamp(1, crate::config::MAX_VISIBLE_CORES);
         let mut type_offset = Vec::new();
         let mut per_lnc = 0usize;
         for t in 0..api.type_count() {
