@@ -4,13 +4,19 @@
 //! execution unit with computed timing, injectable faults and counters. See README.md
 //! in this folder for the model format, the generations and every documented choice.
 //!
-//! Layers: `abi` holds the vendor-named entry points (argument checks, status codes);
-//! `runtime`, `model`, `tensor` and `device` hold the logic; `handle` maps the opaque
-//! C handles to objects; `export` turns entry points into the symbols of one
-//! generation's `libnrt.so`.
+//! Layers, each importing only those below it (no import circle):
+//! - `abi`: the vendor-named entry points (argument checks, panic boundary, status
+//!   codes); `export` turns them into the symbols of one generation's `libnrt.so`;
+//! - `runtime`: the lifecycle, holding the device and the configuration;
+//! - `device` (timelines, release thread, faults), over `model` (loaded models), over
+//!   `tensor` (storage, tensors, sets); `observe` holds the device's counters and trace;
+//! - at the bottom: `config` (the environment), `error` (`Failure` and messages) and
+//!   `handle` (opaque C handles to objects).
 
 pub mod abi;
+pub mod config;
 pub mod device;
+pub mod error;
 pub mod export;
 pub mod handle;
 pub mod model;

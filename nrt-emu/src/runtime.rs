@@ -1,5 +1,6 @@
-//! Runtime lifecycle: `nrt_init`/`nrt_close`, configuration from the environment, the
-//! emulated generation, version and instance facts, and error messages.
+//! Runtime lifecycle: `nrt_init`/`nrt_close`, the running [`Runtime`] (device, models'
+//! memory, configuration), and the version facts of each generation. The environment
+//! is read by `config`; errors and messages are `error`'s.
 //!
 //! Lifecycle (choices where the vendor is silent; README.md lists them too):
 //! - Before the first `nrt_init`, calls return `NRT_UNINITIALIZED`; after `nrt_close`,
@@ -11,107 +12,23 @@
 //! - `nrt_close` first stops accepting calls, then lets the device complete everything
 //!   already scheduled (`Device::shutdown`), then forgets every model, tensor and set.
 
-pub use neuron_sys::Generation;
+// The generation libraries (`gen-*/src/lib.rs`) name these through `runtime`.
+pub use crate::config::{set_generation, Generation};
 
+use crate::config::{self, Config};
+use crate::device::Device;
+use crate::error::{warn, Failure};
 use crate::model;
 use crate::tensor::{self, MemoryAccount};
 use neuron_sys::{
     nrt_framework_type_t, NRT_CLOSED, NRT_FAILURE, NRT_FRAMEWORK_TYPE_NO_FW,
-    NRT_FRAMEWORK_TYPE_PRECHECK, NRT_INVALID, NRT_RESOURCE, NRT_STATUS, NRT_UNINITIALIZED,
+    NRT_FRAMEWORK_TYPE_PRECHECK, NRT_STATUS, NRT_UNINITIALIZED,
 };
 use parking_lot::{Mutex, RwLock};
-use std::cell::RefCell;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
-
-/// Logical cores of the default emulated instance (a trn1.2xlarge: one device, two cores).
-pub const DEFAULT_TOTAL_CORES: u32 = 2;
-
-/// Device memory per logical core by default: 16 GiB, a trn1 NeuronCore's share of HBM.
-pub const DEFAULT_CORE_MEMORY_MB: u64 = 16 * 1024;
-
-/// Logical cores per emulated Neuron device (trn1: two NeuronCore-v2 per device).
-pub const CORES_PER_DEVICE: u32 = 2;
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------
-// Errors and messages
-
-/// A failed call: the status it returns and a message saying why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub status: NRT_STATUS,
-    pub message: String,
-}
-
-impl Failure {
-    /// A failure with `status` and `message`.
-    pub fn new(status: NRT_STATUS, message: String) -> Failure {
-        Failure { status, message }
-    }
-}
-
-thread_local! {
-    static LAST_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Report a failure of `function` on stderr (as the vendor runtime logs errors to the
-/// console; `NEURON_RT_LOG_LEVEL=QUIET` silences it) and keep it as this thread's last
-/// message. Returns the status, so entry points can `return report(..)`.
-pub fn report(function: &str, failure: &Failure) -> NRT_STATUS {
-    let text = format!("{function}: {}", failure.message);
-    if !quiet() {
-        eprintln!("nrt-emu: ERROR {text}");
-    }
-    LAST_MESSAGE.with(|m| *m.borrow_mut() = Some(text));
-    failure.status
-}
-
-/// Log a warning (same switch as errors).
-pub fn warn(text: &str) {
-    if !quiet() {
-        eprintln!("nrt-emu: WARN {text}");
-    }
-}
-
-/// The message of this thread's most recent failure, if any (for tests and tools).
-pub fn last_message() -> Option<String> {
-    LAST_MESSAGE.with(|m| m.borrow().clone())
-}
-
-fn quiet() -> bool {
-    std::env::var("NEURON_RT_LOG_LEVEL").is_ok_and(|v| v.eq_ignore_ascii_case("quiet"))
-}
-
-// ---------------------------------------------------------------------------------------
-// Generation
-
-/// 0 = not set by a library (in-process use: from `NRT_EMU_API`), else 1 + index in ALL.
-static LIBRARY_GENERATION: AtomicU8 = AtomicU8::new(0);
-
-/// Called once at load by each `libnrt.so` (a constructor in `gen-*/src/lib.rs`): the
-/// generation this library implements, whatever the environment says.
-pub fn set_generation(g: Generation) {
-    let i = Generation::ALL.iter().position(|x| *x == g).unwrap_or(0);
-    LIBRARY_GENERATION.store(i as u8 + 1, Ordering::Release);
-}
-
-/// The generation being emulated: the library's own, or (when the core is used
-/// in-process, without a generation library) `NRT_EMU_API`, default 2.28.
-pub fn generation() -> Generation {
-    match LIBRARY_GENERATION.load(Ordering::Acquire) {
-        0 => {
-            static FROM_ENV: OnceLock<Generation> = OnceLock::new();
-            *FROM_ENV.get_or_init(|| {
-                std::env::var("NRT_EMU_API")
-                    .ok()
-                    .and_then(|v| Generation::from_name(v.trim()))
-                    .unwrap_or(Generation::Sdk2_28)
-            })
-        }
-        n => Generation::ALL[(n - 1) as usize],
-    }
-}
+// Version facts
 
 /// `(rt_major, rt_minor, rt_patch, rt_maintenance)` of the libnrt each SDK shipped.
 pub fn version_numbers(g: Generation) -> (u64, u64, u64, u64) {
@@ -132,243 +49,23 @@ pub fn version_detail(g: Generation) -> String {
     )
 }
 
-/// If this is a generation library and `NRT_EMU_API` names another generation, the
-/// message for `nrt_init` (which then fails): the caller loaded the wrong file.
-fn generation_mismatch() -> Option<String> {
-    if LIBRARY_GENERATION.load(Ordering::Acquire) == 0 {
-        return None;
-    }
-    let own = generation();
-    let wanted = std::env::var("NRT_EMU_API").ok()?;
-    let wanted = wanted.trim();
-    match Generation::from_name(wanted) {
-        Some(g) if g == own => None,
-        Some(g) => Some(format!(
-            "NRT_EMU_API={wanted} but this library emulates SDK {own}; load {} instead",
-            sibling_library(g).display()
-        )),
-        None => Some(format!(
-            "NRT_EMU_API={wanted} is not one of 2.28, 2.29, 2.30 (this library emulates SDK {own})"
-        )),
-    }
-}
-
-/// Where the build put the library of generation `g`, found from this library's own
-/// path (`…/<profile>/{emu/<gen>,deps,}/…` → `…/<profile>/emu/<g>/libnrt.so.1`).
-fn sibling_library(g: Generation) -> PathBuf {
-    let fallback = PathBuf::from(format!("target/<profile>/emu/{g}/libnrt.so.1"));
-    let Some(own) = own_library_path() else {
-        return fallback;
-    };
-    let Some(dir) = own.parent() else {
-        return fallback;
-    };
-    let name_of = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-    let profile = match (name_of(dir), dir.parent()) {
-        (_, Some(up)) if name_of(up).as_deref() == Some("emu") => up.parent(),
-        (Some(d), Some(up)) if d == "deps" => Some(up),
-        _ => Some(dir),
-    };
-    profile.map_or(fallback, |p| {
-        p.join("emu").join(g.as_str()).join("libnrt.so.1")
-    })
-}
-
-fn own_library_path() -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: Dl_info is plain data (pointers and integers); all-zero is a valid value.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    let here = own_library_path as *const libc::c_void;
-    // SAFETY: dladdr only inspects the address and fills `info`.
-    if unsafe { libc::dladdr(here, &mut info) } == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dli_fname is a NUL-terminated path owned by the dynamic loader.
-    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes())))
-}
-
 // ---------------------------------------------------------------------------------------
-// Configuration
-
-/// What `nrt_init` read from the environment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    /// The emulated async generation.
-    pub generation: Generation,
-    /// Logical cores on the emulated instance (`NRT_EMU_TOTAL_CORES`, default 2).
-    pub total_cores: u32,
-    /// The instance-wide index of this process's core 0 (from `NEURON_RT_VISIBLE_CORES`).
-    pub first_core: u32,
-    /// Logical cores this process may use; API core indices run 0..visible_cores.
-    pub visible_cores: u32,
-    /// Device memory per logical core in bytes (`NRT_EMU_CORE_MEMORY_MB`).
-    pub core_memory_bytes: u64,
-    /// The framework `nrt_init` was called with.
-    pub framework: nrt_framework_type_t,
-}
-
-impl Config {
-    /// Read the environment (see README.md for every variable).
-    pub fn from_env(framework: nrt_framework_type_t) -> Result<Config, Failure> {
-        let total_cores = total_cores()?;
-        let (first_core, visible_cores) = select_cores(
-            env("NEURON_RT_VISIBLE_CORES").as_deref(),
-            env("NEURON_RT_NUM_CORES").as_deref(),
-            total_cores,
-        )?;
-        let mb = match env("NRT_EMU_CORE_MEMORY_MB") {
-            None => DEFAULT_CORE_MEMORY_MB,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|&n| n > 0 && n <= 1 << 24)
-                .ok_or_else(|| {
-                    Failure::new(
-                        NRT_INVALID,
-                        format!("NRT_EMU_CORE_MEMORY_MB={v}: expected 1..16777216"),
-                    )
-                })?,
-        };
-        Ok(Config {
-            generation: generation(),
-            total_cores,
-            first_core,
-            visible_cores,
-            core_memory_bytes: mb << 20,
-            framework,
-        })
-    }
-}
-
-/// A variable's value; unset and empty both count as absent.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Logical cores on the instance: `NRT_EMU_TOTAL_CORES` (1..=4096) or 2.
-pub fn total_cores() -> Result<u32, Failure> {
-    match env("NRT_EMU_TOTAL_CORES") {
-        None => Ok(DEFAULT_TOTAL_CORES),
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=4096).contains(n))
-            .ok_or_else(|| {
-                Failure::new(
-                    NRT_INVALID,
-                    format!("NRT_EMU_TOTAL_CORES={v}: expected a number from 1 to 4096"),
-                )
-            }),
-    }
-}
-
-/// The cores this process gets: `(first, count)`, from `NEURON_RT_VISIBLE_CORES`
-/// (which wins) or `NEURON_RT_NUM_CORES` (0 or unset: all).
-pub fn select_cores(
-    visible: Option<&str>,
-    num: Option<&str>,
-    total: u32,
-) -> Result<(u32, u32), Failure> {
-    if let Some(spec) = visible {
-        return parse_visible_cores(spec, total).map_err(|(status, m)| {
-            Failure::new(status, format!("NEURON_RT_VISIBLE_CORES={spec}: {m}"))
-        });
-    }
-    if let Some(n) = num {
-        let count: u32 = n.trim().parse().map_err(|_| {
-            Failure::new(
-                NRT_INVALID,
-                format!("NEURON_RT_NUM_CORES={n}: expected a non-negative number"),
-            )
-        })?;
-        if count > total {
-            return Err(Failure::new(
-                NRT_RESOURCE,
-                format!("NEURON_RT_NUM_CORES={count} but the instance has {total} cores"),
-            ));
-        }
-        return Ok((0, if count == 0 { total } else { count }));
-    }
-    Ok((0, total))
-}
-
-/// Parse `3`, `3,4,5`, `3-6` or `3-5,6`: the set must be contiguous and increasing and
-/// inside the instance. Malformed text is `NRT_INVALID`; cores the instance does not
-/// have are `NRT_RESOURCE` (they cannot be reserved).
-pub fn parse_visible_cores(spec: &str, total: u32) -> Result<(u32, u32), (NRT_STATUS, String)> {
-    let bad = |m: String| (NRT_INVALID, m);
-    let mut cores: Vec<u32> = Vec::new();
-    for part in spec.split(',') {
-        let part = part.trim();
-        let num = |s: &str| -> Result<u32, (NRT_STATUS, String)> {
-            s.trim()
-                .parse::<u32>()
-                .map_err(|_| bad(format!("'{s}' is not a core index")))
-        };
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (num(a)?, num(b)?),
-            None => {
-                let n = num(part)?;
-                (n, n)
-            }
-        };
-        if hi < lo {
-            return Err(bad(format!("range '{part}' runs backwards")));
-        }
-        if hi >= total {
-            return Err((
-                NRT_RESOURCE,
-                format!("core {hi} does not exist: the instance has cores 0..{total}"),
-            ));
-        }
-        for c in lo..=hi {
-            if let Some(&last) = cores.last() {
-                if c != last + 1 {
-                    return Err(bad(format!(
-                        "cores must be contiguous and increasing ({last} is followed by {c})"
-                    )));
-                }
-            }
-            cores.push(c);
-        }
-    }
-    Ok((cores[0], cores.len() as u32))
-}
+// Core counts at any time
 
 /// The visible core count now: the running runtime's, or what `nrt_init` would choose.
 pub fn visible_cores() -> Result<u32, Failure> {
     if let Ok(rt) = current() {
         return Ok(rt.config.visible_cores);
     }
-    let total = total_cores()?;
-    select_cores(
-        env("NEURON_RT_VISIBLE_CORES").as_deref(),
-        env("NEURON_RT_NUM_CORES").as_deref(),
-        total,
-    )
-    .map(|(_, n)| n)
+    config::visible_cores_from_env()
 }
 
 /// The total core count now: the running runtime's, or the environment's.
 pub fn total_cores_now() -> Result<u32, Failure> {
     match current() {
         Ok(rt) => Ok(rt.config.total_cores),
-        Err(_) => total_cores(),
+        Err(_) => config::total_cores(),
     }
-}
-
-/// `(family, size)` of the emulated instance: a trn1 sized by its core count
-/// (2 → 2xlarge, 32 → 32xlarge, anything else → unknown size).
-pub fn instance_kind(total_cores: u32) -> (u32, u32) {
-    let size = match total_cores {
-        2 => neuron_sys::NRT_INSTANCE_SIZE_2XL,
-        32 => neuron_sys::NRT_INSTANCE_SIZE_32XL,
-        _ => neuron_sys::NRT_INSTANCE_SIZE_UNKNOWN,
-    };
-    (neuron_sys::NRT_INSTANCE_TRN1, size)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -377,7 +74,7 @@ pub fn instance_kind(total_cores: u32) -> (u32, u32) {
 /// The emulated runtime between `nrt_init` and `nrt_close`.
 pub struct Runtime {
     /// The emulated device: XU queues, timelines, completion release.
-    pub device: crate::device::Device,
+    pub device: Device,
     /// What `nrt_init` read.
     pub config: Config,
     /// Device memory in use per core.
@@ -412,24 +109,23 @@ pub fn init(framework: nrt_framework_type_t) -> Result<(), Failure> {
             "the runtime is already initialised (call nrt_close first)".into(),
         ));
     }
-    if let Some(m) = generation_mismatch() {
+    if let Some(m) = config::generation_mismatch() {
         return Err(Failure::new(NRT_FAILURE, m));
     }
     if !(NRT_FRAMEWORK_TYPE_NO_FW..=NRT_FRAMEWORK_TYPE_PRECHECK).contains(&framework) {
-        return Err(Failure::new(
-            NRT_INVALID,
-            format!("framework type {framework} is not a valid nrt_framework_type_t"),
-        ));
+        return Err(Failure::invalid(format!(
+            "framework type {framework} is not a valid nrt_framework_type_t"
+        )));
     }
     let config = Config::from_env(framework)?;
-    if env("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS").is_some_and(|v| v.trim() != "0") {
+    if config::env("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS").is_some_and(|v| v.trim() != "0") {
         warn("NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS is set: the legacy implicit async mode is not emulated; nrt_execute stays synchronous");
     }
     let memory = Arc::new(MemoryAccount::new(
         config.visible_cores,
         config.core_memory_bytes,
     ));
-    let device = crate::device::Device::new(&config);
+    let device = Device::new(&config)?;
     *PHASE.write() = Phase::Running(Arc::new(Runtime {
         device,
         config,
@@ -459,43 +155,6 @@ pub fn close() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn visible_core_syntax() {
-        assert_eq!(parse_visible_cores("3", 8), Ok((3, 1)));
-        assert_eq!(parse_visible_cores("3,4,5,6", 8), Ok((3, 4)));
-        assert_eq!(parse_visible_cores("3-6", 8), Ok((3, 4)));
-        assert_eq!(parse_visible_cores("3-5,6", 8), Ok((3, 4)));
-        assert_eq!(parse_visible_cores(" 0 - 1 ", 2), Ok((0, 2)));
-        assert_eq!(parse_visible_cores("3,5,6", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("4,3", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("3,3", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("6-3", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("a", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("1,", 8).unwrap_err().0, NRT_INVALID);
-        assert_eq!(parse_visible_cores("2", 2).unwrap_err().0, NRT_RESOURCE);
-    }
-
-    #[test]
-    fn core_selection_precedence() {
-        assert_eq!(select_cores(None, None, 4), Ok((0, 4)));
-        assert_eq!(select_cores(None, Some("0"), 4), Ok((0, 4)));
-        assert_eq!(select_cores(None, Some("3"), 4), Ok((0, 3)));
-        assert_eq!(
-            select_cores(None, Some("5"), 4).unwrap_err().status,
-            NRT_RESOURCE
-        );
-        assert_eq!(
-            select_cores(None, Some("x"), 4).unwrap_err().status,
-            NRT_INVALID
-        );
-        assert_eq!(
-            select_cores(Some("1-2"), Some("1"), 4),
-            Ok((1, 2)),
-            "VISIBLE wins"
-        );
-    }
 
     #[test]
     fn versions_per_generation() {

@@ -17,8 +17,8 @@
 //! caller through `nrt_tensor_get_va` is outside that lock, exactly as with real mapped
 //! memory: ordering it against device work is the caller's job.
 
+use crate::error::Failure;
 use crate::handle::Registry;
-use crate::runtime::Failure;
 use neuron_sys::{
     nrt_tensor_placement_t, NRT_INVALID, NRT_RESOURCE, NRT_TENSOR_PLACEMENT_DEVICE,
     NRT_TENSOR_PLACEMENT_HOST, NRT_TENSOR_PLACEMENT_VIRTUAL,
@@ -69,7 +69,7 @@ impl MemoryAccount {
         let slot = self
             .used
             .get(lnc as usize)
-            .ok_or_else(|| Failure::new(NRT_INVALID, format!("core {lnc} does not exist")))?;
+            .ok_or_else(|| Failure::invalid(format!("core {lnc} does not exist")))?;
         slot.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
             u.checked_add(bytes).filter(|&n| n <= self.limit)
         })
@@ -505,41 +505,35 @@ pub fn allocate(
     virtual_supported: bool,
 ) -> Result<usize, Failure> {
     if size == 0 {
-        return Err(Failure::new(NRT_INVALID, "a tensor of 0 bytes".into()));
+        return Err(Failure::invalid("a tensor of 0 bytes"));
     }
     let core_ok = vnc >= 0 && (vnc as u32) < visible_cores;
     let (lnc, account) = match placement {
         NRT_TENSOR_PLACEMENT_DEVICE => {
             if !core_ok {
-                return Err(Failure::new(
-                    NRT_INVALID,
-                    format!(
-                        "device tensor on core {vnc}, but cores 0..{visible_cores} are visible"
-                    ),
-                ));
+                return Err(Failure::invalid(format!(
+                    "device tensor on core {vnc}, but cores 0..{visible_cores} are visible"
+                )));
             }
             (Some(vnc as u32), Some((memory.clone(), vnc as u32)))
         }
         NRT_TENSOR_PLACEMENT_HOST | NRT_TENSOR_PLACEMENT_VIRTUAL => {
             if placement == NRT_TENSOR_PLACEMENT_VIRTUAL && !virtual_supported {
-                return Err(Failure::new(
-                    NRT_INVALID,
-                    "NRT_TENSOR_PLACEMENT_VIRTUAL is not supported since SDK 2.30".into(),
+                return Err(Failure::invalid(
+                    "NRT_TENSOR_PLACEMENT_VIRTUAL is not supported since SDK 2.30",
                 ));
             }
             if vnc != -1 && !core_ok {
-                return Err(Failure::new(
-                    NRT_INVALID,
-                    format!("host tensor with vnc {vnc}: pass -1 or a visible core"),
-                ));
+                return Err(Failure::invalid(format!(
+                    "host tensor with vnc {vnc}: pass -1 or a visible core"
+                )));
             }
             (None, None)
         }
         other => {
-            return Err(Failure::new(
-                NRT_INVALID,
-                format!("unknown tensor placement {other}"),
-            ))
+            return Err(Failure::invalid(format!(
+                "unknown tensor placement {other}"
+            )))
         }
     };
     let storage = Storage::allocate(size, account)?;
@@ -566,12 +560,12 @@ pub fn allocate_empty(name: &str) -> usize {
 pub unsafe fn attach_buffer(handle: usize, buffer: *mut u8, size: usize) -> Result<(), Failure> {
     let t = TENSORS
         .get(handle)
-        .ok_or_else(|| Failure::new(NRT_INVALID, "not a live tensor".into()))?;
+        .ok_or_else(|| Failure::invalid("not a live tensor"))?;
     let Some(ptr) = NonNull::new(buffer) else {
-        return Err(Failure::new(NRT_INVALID, "buffer is NULL".into()));
+        return Err(Failure::invalid("buffer is NULL"));
     };
     if size == 0 {
-        return Err(Failure::new(NRT_INVALID, "buffer size is 0".into()));
+        return Err(Failure::invalid("buffer size is 0"));
     }
     let mut b = t.binding.write();
     // The previous storage is released when its last view goes (slices keep it).
@@ -590,9 +584,9 @@ pub fn allocate_slice(
 ) -> Result<usize, Failure> {
     let src = TENSORS
         .get(source)
-        .ok_or_else(|| Failure::new(NRT_INVALID, "source is not a live tensor".into()))?;
+        .ok_or_else(|| Failure::invalid("source is not a live tensor"))?;
     if size == 0 {
-        return Err(Failure::new(NRT_INVALID, "a slice of 0 bytes".into()));
+        return Err(Failure::invalid("a slice of 0 bytes"));
     }
     let (placement, lnc, view) = {
         let b = src.binding.read();

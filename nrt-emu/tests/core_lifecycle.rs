@@ -281,6 +281,50 @@ fn visible_cores_follow_the_environment() {
     }
 }
 
+/// An instance may have up to 4096 cores, but a sequence id carries its core in 8 bits,
+/// so one process sees at most 256 of them; every core it sees really executes.
+#[test]
+fn a_process_sees_at_most_256_cores_and_runs_on_the_last_one() {
+    let _g = serial();
+    clean_env(&[("NRT_EMU_TOTAL_CORES", Some("4096"))], || {
+        let mut n = 0;
+        // SAFETY: valid out-pointer.
+        let st = unsafe { (emu().lib.core.nrt_get_visible_vnc_count)(&mut n) };
+        assert_eq!(st, NRT_RESOURCE, "4096 visible cores");
+        assert_eq!(init(), NRT_RESOURCE);
+    });
+    for (visible, num) in [(Some("3840-4095"), None), (None, Some("256"))] {
+        clean_env(
+            &[
+                ("NRT_EMU_TOTAL_CORES", Some("4096")),
+                ("NEURON_RT_VISIBLE_CORES", visible),
+                ("NEURON_RT_NUM_CORES", num),
+            ],
+            || {
+                assert_eq!(init(), NRT_SUCCESS, "{visible:?} {num:?}");
+                assert_eq!(counts(), (4096, 256));
+                let (st, m) = core_support::load(&core_support::model_file("add_f32.nrtm"), 255);
+                assert_eq!(st, NRT_SUCCESS);
+                let a = core_support::device_tensor(255, 4096);
+                let b = core_support::device_tensor(255, 4096);
+                let out = core_support::device_tensor(255, 4096);
+                core_support::write(a, &core_support::f32_bytes(&[1.5; 1024]));
+                core_support::write(b, &core_support::f32_bytes(&[2.0; 1024]));
+                let ins = core_support::set_of(&[("a", a), ("b", b)]);
+                let outs = core_support::set_of(&[("out", out)]);
+                // SAFETY: live handles from this session.
+                let st = unsafe { (emu().lib.core.nrt_execute)(m, ins, outs) };
+                assert_eq!(st, NRT_SUCCESS, "nrt_execute on core 255");
+                assert_eq!(
+                    core_support::to_f32(&core_support::read(out, 4096)),
+                    vec![3.5; 1024]
+                );
+                close();
+            },
+        );
+    }
+}
+
 #[test]
 fn nrt_emu_api_naming_another_generation_fails_init() {
     let _g = serial();

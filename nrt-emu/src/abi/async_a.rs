@@ -4,12 +4,12 @@
 //! hands Rust values to `device::calls`.
 
 use super::async_common::{
-    bare, cc_schedule_common, guard, invalid, running, schedule_copy, schedule_execute,
-    schedule_transfer, Transfer,
+    cc_schedule_common, running, schedule_copy, schedule_execute, schedule_transfer, Transfer,
 };
+use super::guard;
 use crate::device::calls::{Core, Reporter};
 use crate::device::tracker;
-use crate::runtime::Failure;
+use crate::error::Failure;
 use neuron_sys::gen_a;
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
@@ -32,7 +32,7 @@ fn reporter(err: *mut nrta_error_tracker_t) -> Result<Reporter, Failure> {
     }
     tracker::lookup(err)
         .map(|t| Reporter::Tracker(Some(t)))
-        .ok_or_else(|| invalid("err is not a live error tracker"))
+        .ok_or_else(|| Failure::invalid("err is not a live error tracker"))
 }
 
 /// `nrta_tensor_write` (2.28): schedule a host-to-device copy of `size` bytes of `buf`
@@ -168,13 +168,13 @@ pub unsafe extern "C" fn nrta_cc_schedule(
 pub unsafe extern "C" fn nrta_get_completion_handle(seq: nrta_seq_t, fd: *mut c_int) -> NRT_STATUS {
     guard("nrta_get_completion_handle", || {
         if fd.is_null() {
-            return Err(invalid("fd is NULL"));
+            return Err(Failure::invalid("fd is NULL"));
         }
         let h = running()?.device.completion_handle(seq).map_err(|s| {
             if s == NRT_INVALID {
-                invalid(&format!("sequence id 0x{seq:016x} was never issued"))
+                Failure::invalid(format!("sequence id 0x{seq:016x} was never issued"))
             } else {
-                bare(s)
+                Failure::status_only(s)
             }
         })?;
         // SAFETY: non-NULL checked above; the caller passes a writable int.
@@ -193,11 +193,13 @@ pub unsafe extern "C" fn nrta_error_tracker_create(
 ) -> NRT_STATUS {
     guard("nrta_error_tracker_create", || {
         if error_tracker.is_null() {
-            return Err(invalid("error_tracker is NULL"));
+            return Err(Failure::invalid("error_tracker is NULL"));
         }
         let rt = running()?;
         if lnc_idx >= rt.device.config().lncs {
-            return Err(invalid(&format!("logical core {lnc_idx} is not visible")));
+            return Err(Failure::invalid(format!(
+                "logical core {lnc_idx} is not visible"
+            )));
         }
         let h = tracker::create(lnc_idx);
         // SAFETY: non-NULL checked above; the caller passes a writable pointer.
@@ -232,10 +234,10 @@ pub unsafe extern "C" fn nrta_error_tracker_get_list(
 ) -> NRT_STATUS {
     guard("nrta_error_tracker_get_list", || {
         if list.is_null() || error_count.is_null() {
-            return Err(invalid("list and error_count must not be NULL"));
+            return Err(Failure::invalid("list and error_count must not be NULL"));
         }
         let t = tracker::lookup(error_tracker)
-            .ok_or_else(|| invalid("error_tracker is NULL or not a live tracker"))?;
+            .ok_or_else(|| Failure::invalid("error_tracker is NULL or not a live tracker"))?;
         let (p, n) = t.take();
         // SAFETY: both non-NULL checked above; the caller passes writable locations.
         unsafe {

@@ -4,13 +4,13 @@
 //! 2.29 and 2.30 libraries (events only by 2.30).
 
 use super::async_common::{
-    bare, cc_schedule_common, guard, invalid, running, schedule_copy, schedule_execute,
-    schedule_transfer, Transfer,
+    cc_schedule_common, running, schedule_copy, schedule_execute, schedule_transfer, Transfer,
 };
+use super::guard;
 use crate::device::calls::{Core, Reporter};
 use crate::device::hostmem::StatusSlot;
 use crate::device::xu::Api;
-use crate::runtime::Failure;
+use crate::error::Failure;
 use neuron_sys::gen_b;
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
@@ -192,11 +192,11 @@ pub unsafe extern "C" fn nrta_event_register_seq_id_completion(
         events_available(&rt)?;
         rt.device.register_seq_event(seq, fd).map_err(|s| {
             if s == NRT_INVALID {
-                invalid(&format!(
+                Failure::invalid(format!(
                     "sequence id 0x{seq:016x} was never issued, or fd {fd} is not open"
                 ))
             } else {
-                bare(s)
+                Failure::status_only(s)
             }
         })
     })
@@ -222,11 +222,11 @@ pub unsafe extern "C" fn nrta_event_register_xu_completion(
             .register_xu_event(lnc, xu, queue, fd)
             .map_err(|s| {
                 if s == NRT_INVALID {
-                    invalid(&format!(
+                    Failure::invalid(format!(
                         "no XU (lnc {lnc}, xu {xu}, queue {queue}), or fd {fd} is not open"
                     ))
                 } else {
-                    bare(s)
+                    Failure::status_only(s)
                 }
             })
     })

@@ -1,14 +1,15 @@
 //! Async entry points with the same prototype in every generation
-//! (`nrta_is_completed`, `nrta_get_sequence`, `nrta_cc_prepare`), and the panic
-//! boundary every async and emulator-only entry point goes through.
+//! (`nrta_is_completed`, `nrta_get_sequence`, `nrta_cc_prepare`), and the bodies the
+//! schedule calls of both generations share.
 
+use super::guard;
 use crate::device::calls::{self, Core, Reporter};
 use crate::device::hostmem::HostBuf;
-use crate::runtime::{self, Failure, Runtime};
+use crate::error::Failure;
+use crate::runtime::{self, Runtime};
 use crate::{model, tensor};
 use neuron_sys::*;
 use std::os::raw::{c_int, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 // The prototypes are checked against neuron-sys at compile time.
@@ -16,34 +17,9 @@ const _: nrta_is_completed_fn = nrta_is_completed;
 const _: nrta_get_sequence_fn = nrta_get_sequence;
 const _: nrta_cc_prepare_fn = nrta_cc_prepare;
 
-/// Run an entry point's body: its `Failure` becomes the status (with the message
-/// reported when there is one), and a panic becomes `NRT_FAILURE` instead of unwinding
-/// into C.
-pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Failure>) -> NRT_STATUS {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => NRT_SUCCESS,
-        Ok(Err(f)) if f.message.is_empty() => f.status,
-        Ok(Err(f)) => runtime::report(function, &f),
-        Err(_) => {
-            eprintln!("nrt-emu: internal error (panic) in {function}");
-            NRT_FAILURE
-        }
-    }
-}
-
 /// The running runtime, or `NRT_UNINITIALIZED`/`NRT_CLOSED`.
 pub(crate) fn running() -> Result<Arc<Runtime>, Failure> {
-    runtime::current().map_err(|s| Failure::new(s, String::new()))
-}
-
-/// A Failure of status `NRT_INVALID` with a message.
-pub(crate) fn invalid(msg: &str) -> Failure {
-    Failure::new(NRT_INVALID, msg.to_string())
-}
-
-/// A Failure that only carries a status (QUEUE_FULL and friends are not news).
-pub(crate) fn bare(s: NRT_STATUS) -> Failure {
-    Failure::new(s, String::new())
+    runtime::current().map_err(Failure::status_only)
 }
 
 /// `nrta_is_completed`: whether request `seq` has completed. `NRT_INVALID` for an id
@@ -54,7 +30,7 @@ pub(crate) fn bare(s: NRT_STATUS) -> Failure {
 pub unsafe extern "C" fn nrta_is_completed(seq: nrta_seq_t, is_completed: *mut bool) -> NRT_STATUS {
     guard("nrta_is_completed", || {
         if is_completed.is_null() {
-            return Err(invalid("is_completed is NULL"));
+            return Err(Failure::invalid("is_completed is NULL"));
         }
         let done = running()?
             .device
@@ -79,7 +55,7 @@ pub unsafe extern "C" fn nrta_get_sequence(
 ) -> NRT_STATUS {
     guard("nrta_get_sequence", || {
         if seq.is_null() {
-            return Err(invalid("seq is NULL"));
+            return Err(Failure::invalid("seq is NULL"));
         }
         let v = running()?
             .device
@@ -107,7 +83,9 @@ pub unsafe extern "C" fn nrta_cc_prepare(
 ) -> NRT_STATUS {
     guard("nrta_cc_prepare", || {
         if comm.is_null() || input.is_null() || output.is_null() || cc_ctx.is_null() {
-            return Err(invalid("comm, input, output and cc_ctx must not be NULL"));
+            return Err(Failure::invalid(
+                "comm, input, output and cc_ctx must not be NULL",
+            ));
         }
         running()?;
         Err(Failure::new(
@@ -124,10 +102,10 @@ pub(crate) fn cc_schedule_common(
     seq: *mut nrta_seq_t,
 ) -> Result<(), Failure> {
     if cc_ctx.is_null() || seq.is_null() {
-        return Err(invalid("cc_ctx and req_sequence must not be NULL"));
+        return Err(Failure::invalid("cc_ctx and req_sequence must not be NULL"));
     }
     running()?;
-    Err(invalid(
+    Err(Failure::invalid(
         "no collective context exists: standalone collectives are not emulated",
     ))
 }
@@ -149,24 +127,25 @@ fn put_seq(out: *mut nrta_seq_t, seq: nrta_seq_t) {
 fn schedule_prologue(req_sequence: *mut nrta_seq_t) -> Result<Arc<Runtime>, Failure> {
     let rt = running()?;
     if req_sequence.is_null() {
-        return Err(invalid("req_sequence is NULL"));
+        return Err(Failure::invalid("req_sequence is NULL"));
     }
     Ok(rt)
 }
 
 fn live_tensor(ptr: *mut nrt_tensor_t, what: &str) -> Result<Arc<tensor::Tensor>, Failure> {
-    tensor::lookup(ptr).map_err(|_| invalid(&format!("{what} is NULL or not a live tensor")))
+    tensor::lookup(ptr)
+        .map_err(|_| Failure::invalid(format!("{what} is NULL or not a live tensor")))
 }
 
 /// Wrap a caller buffer of `size` bytes.
 fn host_buf(buf: *const c_void, size: u64) -> Result<HostBuf, Failure> {
     if buf.is_null() {
-        return Err(invalid("buf is NULL"));
+        return Err(Failure::invalid("buf is NULL"));
     }
     let len = usize::try_from(size)
         .ok()
         .filter(|&l| l <= isize::MAX as usize)
-        .ok_or_else(|| invalid("size does not fit in memory"))?;
+        .ok_or_else(|| Failure::invalid("size does not fit in memory"))?;
     // SAFETY: non-NULL; the async API requires the caller to keep `size` bytes at `buf`
     // valid and untouched until the request completes, which is HostBuf's contract.
     Ok(unsafe { HostBuf::new(buf as *mut u8, len) })
@@ -197,8 +176,10 @@ pub(crate) fn schedule_transfer(
     let t = live_tensor(tensor, "tensor")?;
     let b = host_buf(buf, size)?;
     let seq = match dir {
-        Transfer::Write => calls::tensor_write(&rt, &t, offset, b, core, queue, reporter()?)?,
-        Transfer::Read => calls::tensor_read(&rt, &t, offset, b, core, queue, reporter()?)?,
+        Transfer::Write => {
+            calls::tensor_write(&rt.device, &t, offset, b, core, queue, reporter()?)?
+        }
+        Transfer::Read => calls::tensor_read(&rt.device, &t, offset, b, core, queue, reporter()?)?,
     };
     put_seq(req_sequence, seq);
     Ok(())
@@ -221,7 +202,7 @@ pub(crate) fn schedule_copy(
     let s = live_tensor(src, "src")?;
     let d = live_tensor(dst, "dst")?;
     let seq = calls::tensor_copy(
-        &rt,
+        &rt.device,
         &s,
         src_offset,
         &d,
@@ -245,8 +226,9 @@ pub(crate) fn schedule_execute(
     req_sequence: *mut nrta_seq_t,
 ) -> Result<(), Failure> {
     let rt = schedule_prologue(req_sequence)?;
-    let m = model::lookup(model).map_err(|_| invalid("model is NULL or not a loaded model"))?;
-    let seq = calls::execute(&rt, &m, input, output, queue, reporter()?)?;
+    let m = model::lookup(model)
+        .map_err(|_| Failure::invalid("model is NULL or not a loaded model"))?;
+    let seq = calls::execute(&rt.device, &m, input, output, queue, reporter()?)?;
     put_seq(req_sequence, seq);
     Ok(())
 }

@@ -3,9 +3,10 @@
 //! device parameters, and release times of single requests. Exported by every
 //! generation's library; never in the vendor's `nrt_`/`nrta_` namespace.
 
-use super::async_common::{guard, invalid, running};
+use super::async_common::running;
+use super::guard;
+use crate::error::Failure;
 use crate::observe::{nrtemu_config_t, nrtemu_xu_stats_t};
-use crate::runtime::Failure;
 use neuron_sys::*;
 use std::os::raw::c_int;
 
@@ -22,7 +23,7 @@ unsafe fn put_sized<T: Copy>(
     // SAFETY: `out` is non-NULL and its first field is the caller's u32 struct_size.
     let caller = unsafe { *(out as *const u32) } as usize;
     if caller < 8 {
-        return Err(invalid(
+        return Err(Failure::invalid(
             "struct_size must be set to sizeof the struct (at least 8)",
         ));
     }
@@ -49,14 +50,14 @@ pub unsafe extern "C" fn nrtemu_get_xu_stats(
 ) -> NRT_STATUS {
     guard("nrtemu_get_xu_stats", || {
         if stats.is_null() {
-            return Err(invalid("stats is NULL"));
+            return Err(Failure::invalid("stats is NULL"));
         }
         let rt = running()?;
-        let q = u32::try_from(queue).map_err(|_| invalid("queue is negative"))?;
+        let q = u32::try_from(queue).map_err(|_| Failure::invalid("queue is negative"))?;
         let v = rt
             .device
             .xu_stats(lnc, xu, q)
-            .map_err(|_| invalid(&format!("no XU (lnc {lnc}, xu {xu}, queue {queue})")))?;
+            .map_err(|_| Failure::invalid(format!("no XU (lnc {lnc}, xu {xu}, queue {queue})")))?;
         // SAFETY: non-NULL checked; the caller's struct_size bounds what is written.
         unsafe { put_sized(stats, v, |s| &mut s.struct_size) }
     })
@@ -82,7 +83,7 @@ pub unsafe extern "C" fn nrtemu_reset_stats() -> NRT_STATUS {
 pub unsafe extern "C" fn nrtemu_get_thread_cpu_ns(ns: *mut u64) -> NRT_STATUS {
     guard("nrtemu_get_thread_cpu_ns", || {
         if ns.is_null() {
-            return Err(invalid("ns is NULL"));
+            return Err(Failure::invalid("ns is NULL"));
         }
         let v = running()?.device.thread_cpu_ns();
         // SAFETY: non-NULL checked; the caller passes a writable u64.
@@ -99,7 +100,7 @@ pub unsafe extern "C" fn nrtemu_get_thread_cpu_ns(ns: *mut u64) -> NRT_STATUS {
 pub unsafe extern "C" fn nrtemu_get_config(cfg: *mut nrtemu_config_t) -> NRT_STATUS {
     guard("nrtemu_get_config", || {
         if cfg.is_null() {
-            return Err(invalid("cfg is NULL"));
+            return Err(Failure::invalid("cfg is NULL"));
         }
         let rt = running()?;
         let c = rt.device.config();
@@ -130,12 +131,14 @@ pub unsafe extern "C" fn nrtemu_get_completion_time(
 ) -> NRT_STATUS {
     guard("nrtemu_get_completion_time", || {
         if sim_end_ns.is_null() || release_ns.is_null() {
-            return Err(invalid("sim_end_ns and release_ns must not be NULL"));
+            return Err(Failure::invalid(
+                "sim_end_ns and release_ns must not be NULL",
+            ));
         }
         let (end, rel) = running()?
             .device
             .completion_time(seq)
-            .map_err(|s| Failure::new(s, String::new()))?;
+            .map_err(Failure::status_only)?;
         // SAFETY: both non-NULL checked; the caller passes writable u64s.
         unsafe {
             *sim_end_ns = end;

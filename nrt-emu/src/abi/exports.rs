@@ -1,5 +1,5 @@
 //! The symbol lists of each generation's `libnrt.so`, beside the core list
-//! (`export_core_symbols!` in `abi/core.rs`). Each `gen-*/src/lib.rs` invokes the lists
+//! (`export_core_symbols!` in `abi/core/mod.rs`). Each `gen-*/src/lib.rs` invokes the lists
 //! its generation has; a symbol named nowhere does not exist in that library.
 
 /// SDK 2.28 ("Gen A", async API 2.x): tracker-taking schedule calls, the completion

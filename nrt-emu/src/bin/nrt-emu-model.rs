@@ -93,7 +93,7 @@ fn check(files: &[String]) -> Result<(), String> {
     for f in files {
         let summary = std::fs::read(f)
             .map_err(|e| e.to_string())
-            .and_then(|b| nrt_emu::model::parse(&b).map_err(|e| e.message));
+            .and_then(|b| nrt_emu::device::parse_model(&b).map_err(|e| e.message));
         match summary {
             Ok(m) => println!(
                 "{f}: ok: model '{}', {} input(s), {} output(s), {} op(s), {} ns{}{}",

@@ -13,8 +13,9 @@ use super::hostmem::{HostBuf, StatusSlot};
 use super::request::Report;
 use super::tracker::Tracker;
 use super::xu::XuKind;
+use super::Device;
+use crate::error::Failure;
 use crate::model::Model;
-use crate::runtime::{Failure, Runtime};
 use crate::tensor::Tensor;
 use neuron_sys::{nrt_tensor_set_t, nrta_seq_t, NRT_INVALID};
 use std::os::raw::c_int;
@@ -37,33 +38,27 @@ pub enum Reporter {
     Status(Option<StatusSlot>),
 }
 
-fn invalid(msg: String) -> Failure {
-    Failure::new(NRT_INVALID, msg)
-}
-
-fn status_only(s: neuron_sys::NRT_STATUS) -> Failure {
-    Failure::new(s, String::new())
-}
-
 /// The core a request runs on, and its report, checking a tracker's core.
 fn resolve(
     core: Core,
     natural: Option<u32>,
-    rt: &Runtime,
+    device: &Device,
     rep: Reporter,
 ) -> Result<(u32, Report), Failure> {
     let lnc = match core {
         Core::OfTensor => natural.unwrap_or(0),
         Core::Given(l) => u32::try_from(l)
             .ok()
-            .filter(|&l| l < rt.device.config().lncs)
-            .ok_or_else(|| invalid(format!("lnc_idx {l} is not a visible logical core")))?,
+            .filter(|&l| l < device.config().lncs)
+            .ok_or_else(|| {
+                Failure::invalid(format!("lnc_idx {l} is not a visible logical core"))
+            })?,
     };
     let report = match rep {
         Reporter::Tracker(None) | Reporter::Status(None) => Report::Discard,
         Reporter::Tracker(Some(t)) => {
             if t.lnc() != lnc {
-                return Err(invalid(format!(
+                return Err(Failure::invalid(format!(
                     "the error tracker belongs to logical core {} but the request runs on core {lnc}",
                     t.lnc()
                 )));
@@ -76,13 +71,13 @@ fn resolve(
 }
 
 fn queue_of(queue: c_int) -> Result<u32, Failure> {
-    u32::try_from(queue).map_err(|_| invalid(format!("queue {queue} does not exist")))
+    u32::try_from(queue).map_err(|_| Failure::invalid(format!("queue {queue} does not exist")))
 }
 
 fn range(t: &Tensor, offset: u64, size: u64, what: &str) -> Result<(), Failure> {
     match offset.checked_add(size) {
         Some(end) if end <= t.size() as u64 => Ok(()),
-        _ => Err(invalid(format!(
+        _ => Err(Failure::invalid(format!(
             "{what}: bytes [{offset}, {offset}+{size}) lie outside the {}-byte tensor",
             t.size()
         ))),
@@ -91,15 +86,15 @@ fn range(t: &Tensor, offset: u64, size: u64, what: &str) -> Result<(), Failure> 
 
 fn schedule_error(s: neuron_sys::NRT_STATUS, what: &str) -> Failure {
     if s == NRT_INVALID {
-        invalid(format!("{what}: the core, XU or queue does not exist"))
+        Failure::invalid(format!("{what}: the core, XU or queue does not exist"))
     } else {
-        status_only(s)
+        Failure::status_only(s)
     }
 }
 
 /// `nrta_tensor_write`: `buf` (its length is the size) into `tensor` at `offset`.
 pub fn tensor_write(
-    rt: &Runtime,
+    device: &Device,
     tensor: &Tensor,
     offset: u64,
     buf: HostBuf,
@@ -109,20 +104,20 @@ pub fn tensor_write(
 ) -> Result<nrta_seq_t, Failure> {
     let size = buf.len() as u64;
     range(tensor, offset, size, "nrta_tensor_write")?;
-    let (lnc, report) = resolve(core, tensor.lnc(), rt, rep)?;
+    let (lnc, report) = resolve(core, tensor.lnc(), device, rep)?;
     let t = Transfer::Write {
         dst: tensor.view(),
         offset,
         buf,
     };
-    rt.device
+    device
         .schedule_transfer(XuKind::TensorWrite, lnc, queue_of(queue)?, t, report)
         .map_err(|s| schedule_error(s, "nrta_tensor_write"))
 }
 
 /// `nrta_tensor_read`: `tensor` at `offset` into `buf`.
 pub fn tensor_read(
-    rt: &Runtime,
+    device: &Device,
     tensor: &Tensor,
     offset: u64,
     buf: HostBuf,
@@ -132,13 +127,13 @@ pub fn tensor_read(
 ) -> Result<nrta_seq_t, Failure> {
     let size = buf.len() as u64;
     range(tensor, offset, size, "nrta_tensor_read")?;
-    let (lnc, report) = resolve(core, tensor.lnc(), rt, rep)?;
+    let (lnc, report) = resolve(core, tensor.lnc(), device, rep)?;
     let t = Transfer::Read {
         src: tensor.view(),
         offset,
         buf,
     };
-    rt.device
+    device
         .schedule_transfer(XuKind::TensorRead, lnc, queue_of(queue)?, t, report)
         .map_err(|s| schedule_error(s, "nrta_tensor_read"))
 }
@@ -146,7 +141,7 @@ pub fn tensor_read(
 /// `nrta_tensor_copy`: two device tensors must share a core (as `nrt_tensor_copy`).
 #[allow(clippy::too_many_arguments, reason = "mirrors the C call")]
 pub fn tensor_copy(
-    rt: &Runtime,
+    device: &Device,
     src: &Tensor,
     src_offset: u64,
     dst: &Tensor,
@@ -160,12 +155,12 @@ pub fn tensor_copy(
     range(dst, dst_offset, size, "nrta_tensor_copy destination")?;
     if let (Some(a), Some(b)) = (src.lnc(), dst.lnc()) {
         if a != b {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "nrta_tensor_copy: source on core {a} and destination on core {b}; device tensors must share a core"
             )));
         }
     }
-    let (lnc, report) = resolve(core, src.lnc().or(dst.lnc()), rt, rep)?;
+    let (lnc, report) = resolve(core, src.lnc().or(dst.lnc()), device, rep)?;
     let t = Transfer::Copy {
         src: src.view(),
         src_offset,
@@ -173,14 +168,14 @@ pub fn tensor_copy(
         dst_offset,
         len: size,
     };
-    rt.device
+    device
         .schedule_transfer(XuKind::TensorOp, lnc, queue_of(queue)?, t, report)
         .map_err(|s| schedule_error(s, "nrta_tensor_copy"))
 }
 
 /// `nrta_execute_schedule`: one execution on the model's COMPUTE unit (queue 0).
 pub fn execute(
-    rt: &Runtime,
+    device: &Device,
     model: &Arc<Model>,
     inputs: *const nrt_tensor_set_t,
     outputs: *mut nrt_tensor_set_t,
@@ -189,13 +184,13 @@ pub fn execute(
 ) -> Result<nrta_seq_t, Failure> {
     let queue = queue_of(queue)?;
     if queue != 0 {
-        return Err(invalid(format!(
+        return Err(Failure::invalid(format!(
             "nrta_execute_schedule: queue must be 0 (got {queue})"
         )));
     }
-    let (_, report) = resolve(Core::OfTensor, Some(model.lnc()), rt, rep)?;
+    let (_, report) = resolve(Core::OfTensor, Some(model.lnc()), device, rep)?;
     let bound = model.bind_checked(inputs, outputs)?;
-    rt.device
+    device
         .schedule_execute(model, bound, queue, report, false)
         .map_err(|s| schedule_error(s, "nrta_execute_schedule"))
 }

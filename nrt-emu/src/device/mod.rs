@@ -27,6 +27,8 @@ pub mod request;
 pub mod tracker;
 pub mod xu;
 
+use crate::error::Failure;
+use crate::model::{self, ModelSpec};
 use crate::observe::{nrtemu_xu_stats_t, trace::Trace, XuCounters};
 use config::DeviceConfig;
 use fault::{Fault, Planned};
@@ -45,6 +47,17 @@ use xu::{Api, XuAddr, XuKind};
 /// How many recent completions per XU keep their release time for
 /// `nrtemu_get_completion_time`.
 const RECENT: usize = 4096;
+
+/// A model file as `nrt_load` accepts it: the format (`model::parse`, which refuses a
+/// real NEFF), then the model's `fault` lines, whose syntax belongs to this layer: a
+/// rule it cannot read is refused at load rather than at every execution.
+pub fn parse_model(bytes: &[u8]) -> Result<ModelSpec, Failure> {
+    let spec = model::parse(bytes)?;
+    for f in &spec.faults {
+        fault::parse_rule(f).map_err(|e| Failure::invalid(format!("fault '{f}': {e}")))?;
+    }
+    Ok(spec)
+}
 
 /// The device of one runtime instance (created at `nrt_init`, shut down at `nrt_close`).
 pub struct Device {
@@ -143,20 +156,24 @@ pub struct Submit<'a> {
 impl Device {
     /// Create the device for the runtime being initialised: its cores and generation
     /// come from the runtime's configuration, everything else from `NRT_EMU_*`.
-    pub fn new(config: &crate::runtime::Config) -> Device {
+    pub fn new(config: &crate::config::Config) -> Result<Device, Failure> {
         let api = match config.generation {
             neuron_sys::Generation::Sdk2_28 => Api::GenA,
             neuron_sys::Generation::Sdk2_29 => Api::GenB,
             _ => Api::GenBEvents,
         };
-        Device::with_config(DeviceConfig::from_env(api, config.visible_cores))
+        Ok(Device::with_config(DeviceConfig::from_env(
+            api,
+            config.visible_cores,
+        )?))
     }
 
     /// Create a device with explicit parameters and start its release thread.
     pub fn with_config(cfg: DeviceConfig) -> Device {
         let api = cfg.api;
-        // The XU id encoding has 8 bits of core, 4 of type and 4 of queue.
-        let lncs = cfg.lncs.clamp(1, 256);
+        // The XU id encoding has 8 bits of core, 4 of type and 4 of queue; the runtime
+        // never configures more cores than that (`config::MAX_VISIBLE_CORES`).
+        let lncs = cfg.lncs.clamp(1, crate::config::MAX_VISIBLE_CORES);
         let mut type_offset = Vec::new();
         let mut per_lnc = 0usize;
         for t in 0..api.type_count() {

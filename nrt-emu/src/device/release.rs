@@ -24,7 +24,11 @@ use std::sync::atomic::Ordering;
 pub(super) fn run(s: &Shared) {
     clock::set_precise_timer_slack();
     s.cpu.lock().clock = clock::current_thread_cpu_clock();
+    // The XUs with a deadline that has passed, in deadline order, each once: a late
+    // thread pops many keys per pass (one per request), and checking each against a
+    // list of the XUs already taken would cost O(busy XUs) per release.
     let mut due: Vec<usize> = Vec::new();
+    let mut taken = vec![false; s.xus.len()];
     while !s.stop.load(Ordering::SeqCst) {
         let now = clock::now_ns();
         let mut next = None;
@@ -36,7 +40,7 @@ pub(super) fn run(s: &Shared) {
                     break;
                 }
                 h.keys.pop();
-                if !due.contains(&i) {
+                if !std::mem::replace(&mut taken[i], true) {
                     due.push(i);
                 }
             }
@@ -50,6 +54,7 @@ pub(super) fn run(s: &Shared) {
         }
         if !due.is_empty() {
             for &i in &due {
+                taken[i] = false;
                 release_due(s, i);
             }
             due.clear();

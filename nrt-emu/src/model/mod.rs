@@ -15,8 +15,8 @@ pub mod text;
 pub use dtype::Dtype;
 pub use spec::{ModelSpec, OpKind, OpSpec, TensorSpec};
 
+use crate::error::Failure;
 use crate::handle::Registry;
-use crate::runtime::Failure;
 use crate::tensor::{self, Tensor, TensorView};
 use neuron_sys::{
     NRT_INVALID, NRT_LOAD_NOT_ENOUGH_NC, NRT_STATUS, NRT_SUCCESS, NRT_UNSUPPORTED_NEFF_VERSION,
@@ -69,7 +69,7 @@ impl Model {
         outputs: *mut neuron_sys::nrt_tensor_set_t,
     ) -> Result<Bound, NRT_STATUS> {
         self.bind_checked(inputs, outputs).map_err(|f| {
-            crate::runtime::report("execute", &f);
+            crate::error::report("execute", &f);
             f.status
         })
     }
@@ -102,25 +102,22 @@ impl Model {
                     ),
                     Some(_) => format!("{which} '{}' in the {which} set was freed", t.name),
                 };
-                Failure::new(NRT_INVALID, m)
+                Failure::invalid(m)
             })?;
             let size = tensor.size() as u64;
             if size != t.bytes() {
-                return Err(Failure::new(
-                    NRT_INVALID,
-                    format!(
-                        "{which} '{}' is {size} bytes but model '{}' needs {} ({} {})",
-                        t.name,
-                        self.spec.name,
-                        t.bytes(),
-                        t.dtype.name(),
-                        t.shape
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>()
-                            .join("x")
-                    ),
-                ));
+                return Err(Failure::invalid(format!(
+                    "{which} '{}' is {size} bytes but model '{}' needs {} ({} {})",
+                    t.name,
+                    self.spec.name,
+                    t.bytes(),
+                    t.dtype.name(),
+                    t.shape
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("x")
+                )));
             }
             Ok(tensor)
         };
@@ -193,7 +190,9 @@ pub fn loaded_on(lnc: u32) -> usize {
         .count()
 }
 
-/// Parse `bytes` as a model (refusing a real NEFF with its own message).
+/// Parse `bytes` as a model (refusing a real NEFF with its own message). The `fault`
+/// lines are kept as text: their syntax is the device's, and `nrt_load` has
+/// `device::parse_model` check them too.
 pub fn parse(bytes: &[u8]) -> Result<ModelSpec, LoadError> {
     match neff::sniff(bytes) {
         neff::Sniff::Neff { name } => {
@@ -211,37 +210,24 @@ pub fn parse(bytes: &[u8]) -> Result<ModelSpec, LoadError> {
             ));
         }
         neff::Sniff::TruncatedNeff { expected, actual } => {
-            return Err(Failure::new(
-                NRT_INVALID,
-                format!(
-                    "truncated NEFF: its header announces {expected} bytes but {actual} were given"
-                ),
-            ));
+            return Err(Failure::invalid(format!(
+                "truncated NEFF: its header announces {expected} bytes but {actual} were given"
+            )));
         }
         neff::Sniff::NotNeff => {}
     }
-    let spec = ModelSpec::parse(bytes)?;
-    // The fault syntax belongs to the device layer; a rule it cannot read is refused
-    // here, at load, rather than at every execution.
-    for f in &spec.faults {
-        crate::device::fault::parse_rule(f)
-            .map_err(|e| Failure::new(NRT_INVALID, format!("fault '{f}': {e}")))?;
-    }
-    Ok(spec)
+    ModelSpec::parse(bytes)
 }
 
-/// Load a model on `vnc` (-1: the visible core with the fewest models, lowest first).
-pub fn load(bytes: &[u8], vnc: i32, visible_cores: u32) -> Result<usize, LoadError> {
-    let spec = parse(bytes)?;
+/// Load a parsed model on `vnc` (-1: the visible core with the fewest models, lowest
+/// first).
+pub fn load(spec: ModelSpec, vnc: i32, visible_cores: u32) -> Result<usize, LoadError> {
     let lnc = match vnc {
         -1 => (0..visible_cores)
             .min_by_key(|&c| loaded_on(c))
             .unwrap_or(0),
         v if v < -1 => {
-            return Err(Failure::new(
-                NRT_INVALID,
-                format!("vnc {v} is not a core index"),
-            ));
+            return Err(Failure::invalid(format!("vnc {v} is not a core index")));
         }
         v if v as u32 >= visible_cores => {
             return Err(Failure::new(

@@ -19,7 +19,7 @@
 use super::dtype::Dtype;
 use super::spec::{ModelSpec, OpKind, OpSpec, TensorSpec};
 use super::LoadError;
-use neuron_sys::{NRT_INVALID, NRT_UNSUPPORTED_NEFF_VERSION};
+use neuron_sys::NRT_UNSUPPORTED_NEFF_VERSION;
 use std::fmt::Write as _;
 
 /// The first word of every model file.
@@ -72,7 +72,7 @@ impl ModelSpec {
     /// Parse and validate model file text.
     pub fn parse(bytes: &[u8]) -> Result<ModelSpec, LoadError> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            invalid(format!(
+            LoadError::invalid(format!(
                 "not an nrt-emu model: byte {} is not UTF-8 text",
                 e.valid_up_to()
             ))
@@ -98,7 +98,7 @@ impl ModelSpec {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let at = |m: String| invalid(format!("line {}: {m}", i + 1));
+            let at = |m: String| LoadError::invalid(format!("line {}: {m}", i + 1));
             if ended {
                 return Err(at("content after 'end'".to_string()));
             }
@@ -109,16 +109,16 @@ impl ModelSpec {
             p.line(line).map_err(at)?;
         }
         if !ended {
-            return Err(invalid(
+            return Err(LoadError::invalid(
                 "truncated model file: the final 'end' line is missing".to_string(),
             ));
         }
         for kw in ["name", "time_ns"] {
             if !p.seen.contains(&kw) {
-                return Err(invalid(format!("the '{kw}' line is missing")));
+                return Err(LoadError::invalid(format!("the '{kw}' line is missing")));
             }
         }
-        p.spec.validate().map_err(invalid)?;
+        p.spec.validate().map_err(LoadError::invalid)?;
         Ok(p.spec)
     }
 }
@@ -127,22 +127,15 @@ fn parse_magic(first: &str) -> Result<u32, LoadError> {
     let mut words = first.split_whitespace();
     if words.next() != Some(MAGIC) {
         let shown: String = first.chars().take(40).collect();
-        return Err(invalid(format!(
+        return Err(LoadError::invalid(format!(
             "not an nrt-emu model or NEFF: the first line must be '{MAGIC} {VERSION}', found '{shown}'"
         )));
     }
     match (words.next().map(str::parse::<u32>), words.next()) {
         (Some(Ok(v)), None) => Ok(v),
-        _ => Err(invalid(format!(
+        _ => Err(LoadError::invalid(format!(
             "line 1: expected '{MAGIC} <version>', found '{first}'"
         ))),
-    }
-}
-
-fn invalid(message: String) -> LoadError {
-    LoadError {
-        status: NRT_INVALID,
-        message,
     }
 }
 
@@ -299,6 +292,7 @@ fn shape_text(shape: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use neuron_sys::NRT_INVALID;
 
     fn sample() -> ModelSpec {
         ModelSpec::new("sample")
