@@ -23,7 +23,7 @@
 CARGO ?= cargo
 GENERATIONS := 2.28 2.29 2.30
 
-.PHONY: all build dev demo test test-one sanitize bench header clean \
+.PHONY: all build shared-lib dev demo test test-one sanitize bench header clean \
         install install-emu install-neuron-pc uninstall
 
 all: build
@@ -91,6 +91,17 @@ NEURON_PC_MARK := written by nrtq's make install-neuron-pc
 build:
 	$(CARGO) build --profile $(CARGO_PROFILE) -p nrtq -p nrt-emu \
 	  $(foreach g,$(GENERATIONS),-p nrt-emu-gen-$(subst .,-,$(g)))
+	$(MAKE) --no-print-directory shared-lib PROFILE=$(PROFILE)
+
+# The installed libnrtq.so.X.Y.Z, linked from libnrtq.a with the version script build.rs
+# wrote (every nrtq_* symbol at NRTQ_0). Cargo's own cdylib cannot carry it: rustc passes
+# its own version script first (see write_version_script in build.rs). No cargo here.
+shared-lib:
+	$(call need_built,$(BUILT)/libnrtq.a $(BUILT)/libnrtq.map $(BUILT)/nrtq-install.mk)
+	$(CC) -shared -o $(BUILT)/libnrtq.so.$(NRTQ_VERSION) \
+	  -Wl,--whole-archive $(BUILT)/libnrtq.a -Wl,--no-whole-archive \
+	  -Wl,--version-script=$(BUILT)/libnrtq.map -Wl,-soname,$(NRTQ_SONAME) \
+	  -Wl,--gc-sections -Wl,-z,relro,-z,now -Wl,--no-undefined $(NRTQ_LIBS_PRIVATE)
 
 # The checks name the missing file and the command that makes it.
 define need_built
@@ -100,9 +111,10 @@ define need_built
 endef
 
 install:
-	$(call need_built,$(BUILT)/libnrtq.so $(BUILT)/libnrtq.a $(BUILT)/pkgconfig/nrtq.pc.in $(BUILT)/nrtq-install.mk)
+	$(call need_built,$(BUILT)/nrtq-install.mk)
+	$(call need_built,$(BUILT)/libnrtq.so.$(NRTQ_VERSION) $(BUILT)/libnrtq.a $(BUILT)/pkgconfig/nrtq.pc.in)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/nrtq $(DESTDIR)$(PKGCONFIGDIR)
-	$(INSTALL) -m 0755 $(BUILT)/libnrtq.so $(DESTDIR)$(LIBDIR)/libnrtq.so.$(NRTQ_VERSION)
+	$(INSTALL) -m 0755 $(BUILT)/libnrtq.so.$(NRTQ_VERSION) $(DESTDIR)$(LIBDIR)/libnrtq.so.$(NRTQ_VERSION)
 	ln -sfn libnrtq.so.$(NRTQ_VERSION) $(DESTDIR)$(LIBDIR)/$(NRTQ_SONAME)
 	ln -sfn libnrtq.so.$(NRTQ_VERSION) $(DESTDIR)$(LIBDIR)/libnrtq.so
 	$(INSTALL) -m 0644 $(BUILT)/libnrtq.a $(DESTDIR)$(LIBDIR)/libnrtq.a
@@ -144,7 +156,7 @@ install-neuron-pc:
 # Removes exactly the files the install targets write, then the folders that are ours
 # alone (include/nrtq, */nrt-emu) when empty; standard folders such as lib/pkgconfig stay.
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libnrtq.so.$(NRTQ_VERSION) $(DESTDIR)$(LIBDIR)/libnrtq.so.0 \
+	rm -f $(DESTDIR)$(LIBDIR)/libnrtq.so.$(or $(NRTQ_VERSION),[0-9]*) $(DESTDIR)$(LIBDIR)/$(or $(NRTQ_SONAME),libnrtq.so.[0-9]*) \
 	  $(DESTDIR)$(LIBDIR)/libnrtq.so $(DESTDIR)$(LIBDIR)/libnrtq.a $(DESTDIR)$(PKGCONFIGDIR)/nrtq.pc \
 	  $(addprefix $(DESTDIR)$(INCLUDEDIR)/nrtq/,$(notdir $(NRTQ_HEADERS)))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/nrtq 2>/dev/null

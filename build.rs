@@ -1,15 +1,17 @@
 //! Build script for libnrtq:
 //! - gives the shared library its soname, `libnrtq.so.0` (an ABI counter, bumped only on
-//!   an ABI break, independent of the crate's semver), the symbol version node `NRTQ_0`
-//!   on every exported `nrtq_*` function (everything else local), and the `libnrtq.so.0`
-//!   symlink next to it so programs linked against it find it in the build tree;
+//!   an ABI break, independent of the crate's semver), and the `libnrtq.so.0` symlink
+//!   next to it so programs linked against it find it in the build tree;
+//! - writes the version script of the installed library, `target/<profile>/libnrtq.map`
+//!   (node `NRTQ_0` on every `nrtq_*` symbol), which `make shared-lib` links with;
 //! - generates `include/nrtq.h` with cbindgen into OUT_DIR (and into `include/` when
 //!   `NRTQ_UPDATE_HEADER=1`), with the `NRTQ_VERSION_*` macros taken from the crate
 //!   version; tests/header.rs compares the two;
 //! - writes an uninstalled pkg-config file, `target/<profile>/pkgconfig/nrtq.pc`, so the
 //!   C examples build against the tree with `pkg-config --cflags --libs nrtq`, and the
 //!   template `make install` finishes, `target/<profile>/pkgconfig/nrtq.pc.in` (nrtq.pc.in
-//!   with the version and `Libs.private` filled in; only the install paths left).
+//!   with the version and `Libs.private` filled in; only the install paths left), and
+//!   `target/<profile>/nrtq-install.mk`, the facts `make` reads from the build.
 use std::path::{Path, PathBuf};
 
 const SONAME: &str = "libnrtq.so.0";
@@ -28,7 +30,7 @@ const LIBS_PRIVATE: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    link_shared_library(&out_dir);
+    link_shared_library();
     // cbindgen reads the whole crate, so any public item under src/ can reach the header.
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -47,6 +49,7 @@ fn main() {
     std::os::unix::fs::symlink("libnrtq.so", &soname_link).expect("symlink soname");
     write_pkg_config(&root, &profile_dir);
     write_install_pkg_config_template(&root, &profile_dir);
+    write_version_script(&profile_dir);
     write_install_facts(&profile_dir);
     // tests/static_libs.rs asks the same compiler for the staticlib's native libraries.
     if let Ok(rustc) = std::env::var("RUSTC") {
@@ -54,32 +57,37 @@ fn main() {
     }
 }
 
-/// The soname, and a version script that binds every `nrtq_*` symbol to
-/// `SYMBOL_VERSION_NODE` and makes every other symbol local (rustc already hides
-/// non-exported Rust symbols; the script also states the ABI's version).
-fn link_shared_library(out_dir: &Path) {
-    let script = out_dir.join("libnrtq.map");
-    std::fs::write(
-        &script,
-        format!("{SYMBOL_VERSION_NODE} {{\n  global: nrtq_*;\n  local: *;\n}};\n"),
-    )
-    .expect("write libnrtq.map");
+/// The soname of the cdylib cargo builds (the build tree's `libnrtq.so`, used by the
+/// tests, the examples and `NRTQ_LIBNRT`-style paths).
+fn link_shared_library() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{SONAME}");
-    println!(
-        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
-        script.display()
-    );
 }
 
-/// `target/<profile>/nrtq-install.mk`: what `make install` must know about this build
-/// (the file name `libnrtq.so.X.Y.Z` and the soname link), read from the build rather
-/// than from Cargo.toml, so that install needs neither cargo nor a second copy of them.
+/// The version script of the installed library, `target/<profile>/libnrtq.map`: every
+/// `nrtq_*` symbol bound to `SYMBOL_VERSION_NODE`, everything else local.
+///
+/// It cannot be handed to the cdylib link (`cargo:rustc-cdylib-link-arg`): rustc passes
+/// its own anonymous version script listing every exported name first. rust-lld (the
+/// default linker since Rust 1.90) then lets rustc's exact names win, so the symbols come
+/// out unversioned, and GNU ld refuses to combine an anonymous script with a named one.
+/// `make build` therefore links `libnrtq.so.X.Y.Z` from `libnrtq.a` with this script
+/// alone (target `shared-lib`); tests/symbols.rs checks the result.
+fn write_version_script(profile_dir: &Path) {
+    let script = format!("{SYMBOL_VERSION_NODE} {{\n  global: nrtq_*;\n  local: *;\n}};\n");
+    std::fs::write(profile_dir.join("libnrtq.map"), script).expect("write libnrtq.map");
+}
+
+/// `target/<profile>/nrtq-install.mk`: what `make shared-lib` and `make install` must
+/// know about this build (the file name `libnrtq.so.X.Y.Z`, the soname, the native
+/// libraries of the relink), read from the build rather than from Cargo.toml, so that
+/// neither needs cargo nor a second copy of them.
 fn write_install_facts(profile_dir: &Path) {
     let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets it");
     let facts = format!(
         "# Written by build.rs for `make install`: facts of this build.\n\
          NRTQ_VERSION := {version}\n\
-         NRTQ_SONAME := {SONAME}\n"
+         NRTQ_SONAME := {SONAME}\n\
+         NRTQ_LIBS_PRIVATE := {LIBS_PRIVATE}\n"
     );
     std::fs::write(profile_dir.join("nrtq-install.mk"), facts).expect("write nrtq-install.mk");
 }
