@@ -23,7 +23,7 @@ const SYMBOL_VERSION_NODE: &str = "NRTQ_0";
 
 /// What a program linking `libnrtq.a` must add (`Libs.private` of nrtq.pc): the native
 /// libraries rustc reports with `--print native-static-libs` for this crate's staticlib
-/// on Linux. This is the only place the list is written; tests/static_libs.rs asks rustc
+/// on Linux. This is the only place the list is written; tests/declared_facts.rs asks rustc
 /// again and fails when they differ.
 const LIBS_PRIVATE: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
 
@@ -51,7 +51,7 @@ fn main() {
     write_install_pkg_config_template(&root, &profile_dir);
     write_version_script(&profile_dir);
     write_install_facts(&profile_dir);
-    // tests/static_libs.rs asks the same compiler for the staticlib's native libraries.
+    // tests/declared_facts.rs asks the same compiler for the staticlib's native libraries.
     if let Ok(rustc) = std::env::var("RUSTC") {
         println!("cargo:rustc-env=NRTQ_BUILD_RUSTC={rustc}");
     }
@@ -93,7 +93,7 @@ fn write_install_facts(profile_dir: &Path) {
 }
 
 /// `NRTQ_VERSION_MAJOR/MINOR/PATCH` for the header, from the crate version: the header
-/// can then never disagree with `nrtq_version()` (tests/version.rs checks both).
+/// can then never disagree with `nrtq_version()` (tests/declared_facts.rs checks it).
 fn version_macros() -> String {
     let part = |name: &str| std::env::var(name).expect("cargo sets CARGO_PKG_VERSION_*");
     format!(

@@ -33,13 +33,19 @@ impl Scratch {
         let dir = std::env::temp_dir().join(format!("nrtq-install-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(!dir.starts_with(root()), "scratch folder inside the repository");
+        assert!(
+            !dir.starts_with(root()),
+            "scratch folder inside the repository"
+        );
         // A `cargo` that fails, first on PATH: make must never reach for it.
         let bin = dir.join("no-cargo");
         std::fs::create_dir_all(&bin).unwrap();
         let fake = bin.join("cargo");
-        std::fs::write(&fake, "#!/bin/sh\necho 'cargo must not run during install' >&2\nexit 97\n")
-            .unwrap();
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'cargo must not run during install' >&2\nexit 97\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         Scratch(dir)
     }
@@ -85,7 +91,11 @@ fn make(scratch: &Scratch, args: &[&str]) -> Output {
 
 fn make_ok(scratch: &Scratch, args: &[&str]) {
     let out = make(scratch, args);
-    assert!(out.status.success(), "make {args:?} failed:\n{}", show(&out));
+    assert!(
+        out.status.success(),
+        "make {args:?} failed:\n{}",
+        show(&out)
+    );
 }
 
 /// `make shared-lib`, once per test binary: links target/<profile>/libnrtq.so.X.Y.Z from
@@ -111,7 +121,9 @@ fn files_under(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries {
             let e = e.unwrap();
             let kind = e.file_type().unwrap();
@@ -159,7 +171,12 @@ fn expected_layout() -> Vec<String> {
 
 /// Build tests/install_app.c in `dir` with the README's line and run it on `model`;
 /// returns the program's stdout after asserting it passed.
-fn build_and_run(dir: &Path, pkg_config_path: String, run_env: &[(&str, String)], model: &Path) -> String {
+fn build_and_run(
+    dir: &Path,
+    pkg_config_path: String,
+    run_env: &[(&str, String)],
+    model: &Path,
+) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::copy(root().join("tests/install_app.c"), dir.join("app.c")).unwrap();
     let build = sh(
@@ -167,7 +184,11 @@ fn build_and_run(dir: &Path, pkg_config_path: String, run_env: &[(&str, String)]
         "cc app.c $(pkg-config --cflags --libs nrtq)",
         &[("PKG_CONFIG_PATH", pkg_config_path)],
     );
-    assert!(build.status.success(), "the README's build line failed:\n{}", show(&build));
+    assert!(
+        build.status.success(),
+        "the README's build line failed:\n{}",
+        show(&build)
+    );
     let run = sh(dir, &format!("./a.out '{}'", model.display()), run_env);
     let stdout = String::from_utf8_lossy(&run.stdout).to_string();
     assert!(
@@ -189,8 +210,14 @@ fn loaded_from(stdout: &str, which: &str) -> PathBuf {
 }
 
 fn assert_symlink(path: &Path, target: &str) {
-    let link = std::fs::read_link(path).unwrap_or_else(|e| panic!("{}: not a symlink ({e})", path.display()));
-    assert_eq!(link, Path::new(target), "{} points elsewhere", path.display());
+    let link = std::fs::read_link(path)
+        .unwrap_or_else(|e| panic!("{}: not a symlink ({e})", path.display()));
+    assert_eq!(
+        link,
+        Path::new(target),
+        "{} points elsewhere",
+        path.display()
+    );
 }
 
 #[test]
@@ -199,17 +226,35 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     link_shared_library(&scratch);
     let prefix = scratch.path("prefix");
     let prefix_arg = format!("PREFIX={}", prefix.display());
-    make_ok(&scratch, &["install", "install-emu", &format!("PROFILE={}", profile()), &prefix_arg]);
+    make_ok(
+        &scratch,
+        &[
+            "install",
+            "install-emu",
+            &format!("PROFILE={}", profile()),
+            &prefix_arg,
+        ],
+    );
 
     // The layout, file by file, and the library's names.
     assert_eq!(files_under(&prefix), expected_layout(), "installed files");
     let lib = prefix.join("lib");
-    assert!(std::fs::symlink_metadata(lib.join(format!("libnrtq.so.{VERSION}"))).unwrap().is_file());
+    assert!(
+        std::fs::symlink_metadata(lib.join(format!("libnrtq.so.{VERSION}")))
+            .unwrap()
+            .is_file()
+    );
     assert_symlink(&lib.join("libnrtq.so.0"), &format!("libnrtq.so.{VERSION}"));
     assert_symlink(&lib.join("libnrtq.so"), &format!("libnrtq.so.{VERSION}"));
     let pc = std::fs::read_to_string(lib.join("pkgconfig/nrtq.pc")).unwrap();
-    assert!(pc.contains(&format!("prefix={}\n", prefix.display())), "nrtq.pc:\n{pc}");
-    assert!(pc.contains(&format!("Version: {VERSION}\n")), "nrtq.pc:\n{pc}");
+    assert!(
+        pc.contains(&format!("prefix={}\n", prefix.display())),
+        "nrtq.pc:\n{pc}"
+    );
+    assert!(
+        pc.contains(&format!("Version: {VERSION}\n")),
+        "nrtq.pc:\n{pc}"
+    );
     assert!(!pc.contains('@'), "a placeholder is left in nrtq.pc:\n{pc}");
 
     // The installed nrt-emu-model works and writes a model the program then runs.
@@ -218,16 +263,28 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     let own_model = app.join("mine.nrtm");
     let tool = sh(
         &app,
-        &format!("'{}' add --time-us 5 -o '{}'", prefix.join("bin/nrt-emu-model").display(), own_model.display()),
+        &format!(
+            "'{}' add --time-us 5 -o '{}'",
+            prefix.join("bin/nrt-emu-model").display(),
+            own_model.display()
+        ),
         &[],
     );
-    assert!(tool.status.success(), "installed nrt-emu-model failed:\n{}", show(&tool));
+    assert!(
+        tool.status.success(),
+        "installed nrt-emu-model failed:\n{}",
+        show(&tool)
+    );
 
     let generation = nrt_emu::selected_generation();
     let emu_pc = prefix.join(format!("lib/nrt-emu/{generation}/pkgconfig"));
     let search = format!("{}:{}", lib.join("pkgconfig").display(), emu_pc.display());
     // Where the models are, as a program or a test helper finds them.
-    let models = sh(&app, "pkg-config --variable=models libnrt", &[("PKG_CONFIG_PATH", search.clone())]);
+    let models = sh(
+        &app,
+        "pkg-config --variable=models libnrt",
+        &[("PKG_CONFIG_PATH", search.clone())],
+    );
     let models = PathBuf::from(String::from_utf8_lossy(&models.stdout).trim());
     assert_eq!(models, prefix.join("share/nrt-emu/models"));
 
@@ -244,7 +301,8 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
         );
         assert_eq!(
             loaded_from(&stdout, "libnrt"),
-            std::fs::canonicalize(prefix.join(format!("lib/nrt-emu/{generation}/libnrt.so.1"))).unwrap()
+            std::fs::canonicalize(prefix.join(format!("lib/nrt-emu/{generation}/libnrt.so.1")))
+                .unwrap()
         );
     }
 
@@ -258,18 +316,33 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
         ),
         &[("PKG_CONFIG_PATH", search)],
     );
-    assert!(static_build.status.success(), "static link failed:\n{}", show(&static_build));
+    assert!(
+        static_build.status.success(),
+        "static link failed:\n{}",
+        show(&static_build)
+    );
     let dynamic = String::from_utf8_lossy(&static_build.stdout);
-    assert!(!dynamic.contains("libnrtq"), "the static program still needs libnrtq:\n{dynamic}");
+    assert!(
+        !dynamic.contains("libnrtq"),
+        "the static program still needs libnrtq:\n{dynamic}"
+    );
     let run = sh(
         &app,
         &format!("./app-static '{}'", models.join("add_f32.nrtm").display()),
         &[("NRT_EMU_API", generation)],
     );
-    assert!(run.status.success(), "the static program failed:\n{}", show(&run));
+    assert!(
+        run.status.success(),
+        "the static program failed:\n{}",
+        show(&run)
+    );
 
     make_ok(&scratch, &["uninstall", &prefix_arg]);
-    assert_eq!(files_under(&prefix), Vec::<String>::new(), "files left after uninstall");
+    assert_eq!(
+        files_under(&prefix),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
 }
 
 #[test]
@@ -281,7 +354,14 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
     let profile_arg = format!("PROFILE={}", profile());
     // Only to borrow its headers, library and models for the fake Neuron install.
     let emu = scratch.path("emu");
-    make_ok(&scratch, &["install-emu", &profile_arg, &format!("PREFIX={}", emu.display())]);
+    make_ok(
+        &scratch,
+        &[
+            "install-emu",
+            &profile_arg,
+            &format!("PREFIX={}", emu.display()),
+        ],
+    );
 
     // /opt/aws/neuron's layout: include/nrt/*.h, lib/libnrt.so.1 and lib/libnrt.so.
     let generation = nrt_emu::selected_generation();
@@ -299,8 +379,18 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
     assert!(copy.status.success(), "{}", show(&copy));
 
     // A wrong NEURON_ROOT is refused with what to set.
-    let wrong = make(&scratch, &["install-neuron-pc", &prefix_arg, "NEURON_ROOT=/nonexistent/neuron"]);
-    assert!(!wrong.status.success(), "install-neuron-pc accepted a NEURON_ROOT without libnrt");
+    let wrong = make(
+        &scratch,
+        &[
+            "install-neuron-pc",
+            &prefix_arg,
+            "NEURON_ROOT=/nonexistent/neuron",
+        ],
+    );
+    assert!(
+        !wrong.status.success(),
+        "install-neuron-pc accepted a NEURON_ROOT without libnrt"
+    );
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("set NEURON_ROOT"),
         "the refusal does not say what to do:\n{}",
@@ -308,7 +398,16 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
     );
 
     let neuron_arg = format!("NEURON_ROOT={}", neuron.display());
-    make_ok(&scratch, &["install", "install-neuron-pc", &profile_arg, &prefix_arg, &neuron_arg]);
+    make_ok(
+        &scratch,
+        &[
+            "install",
+            "install-neuron-pc",
+            &profile_arg,
+            &prefix_arg,
+            &neuron_arg,
+        ],
+    );
     let lib = prefix.join("lib");
     // Only nrtq's own pkgconfig folder: libnrt.pc there now describes the Neuron install.
     let stdout = build_and_run(
@@ -326,7 +425,11 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
     );
 
     make_ok(&scratch, &["uninstall", &prefix_arg]);
-    assert_eq!(files_under(&prefix), Vec::<String>::new(), "files left after uninstall");
+    assert_eq!(
+        files_under(&prefix),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
 }
 
 #[test]
@@ -351,17 +454,31 @@ fn destdir_stages_the_final_paths() {
     assert!(staged.join("inc/nrt-emu/nrt/nrt.h").is_file());
     assert!(staged.join("lib64/nrt-emu/2.30/libnrt.so.1").is_file());
     let pc = std::fs::read_to_string(staged.join("lib64/pkgconfig/nrtq.pc")).unwrap();
-    assert!(pc.contains("libdir=/opt/nrtq/lib64\n") && pc.contains("includedir=/opt/nrtq/inc\n"), "nrtq.pc:\n{pc}");
-    let emu_pc = std::fs::read_to_string(staged.join("lib64/nrt-emu/2.30/pkgconfig/libnrt.pc")).unwrap();
-    assert!(emu_pc.contains("libdir=/opt/nrtq/lib64/nrt-emu/2.30\n"), "libnrt.pc:\n{emu_pc}");
+    assert!(
+        pc.contains("libdir=/opt/nrtq/lib64\n") && pc.contains("includedir=/opt/nrtq/inc\n"),
+        "nrtq.pc:\n{pc}"
+    );
+    let emu_pc =
+        std::fs::read_to_string(staged.join("lib64/nrt-emu/2.30/pkgconfig/libnrt.pc")).unwrap();
+    assert!(
+        emu_pc.contains("libdir=/opt/nrtq/lib64/nrt-emu/2.30\n"),
+        "libnrt.pc:\n{emu_pc}"
+    );
     for (name, text) in [("nrtq.pc", &pc), ("libnrt.pc", &emu_pc)] {
-        assert!(!text.contains(&*stage.to_string_lossy()), "{name} names the staging folder:\n{text}");
+        assert!(
+            !text.contains(&*stage.to_string_lossy()),
+            "{name} names the staging folder:\n{text}"
+        );
     }
 
     let mut uninstall: Vec<&str> = vec!["uninstall"];
     uninstall.extend(args.iter().map(String::as_str));
     make_ok(&scratch, &uninstall);
-    assert_eq!(files_under(&stage), Vec::<String>::new(), "files left after uninstall");
+    assert_eq!(
+        files_under(&stage),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
 }
 
 #[test]
@@ -369,7 +486,11 @@ fn install_before_a_build_names_the_missing_file_and_the_command() {
     let scratch = Scratch::new("unbuilt");
     let out = make(
         &scratch,
-        &["install", "PROFILE=never-built", &format!("PREFIX={}", scratch.path("prefix").display())],
+        &[
+            "install",
+            "PROFILE=never-built",
+            &format!("PREFIX={}", scratch.path("prefix").display()),
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "install succeeded without a build");
@@ -378,5 +499,8 @@ fn install_before_a_build_names_the_missing_file_and_the_command() {
         "the refusal does not name the file and the command:\n{}",
         show(&out)
     );
-    assert!(!scratch.path("prefix").exists(), "a refused install still wrote into PREFIX");
+    assert!(
+        !scratch.path("prefix").exists(),
+        "a refused install still wrote into PREFIX"
+    );
 }
