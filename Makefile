@@ -18,7 +18,8 @@
 #
 # Install variables (cargo-c's layout): PREFIX (/usr/local), LIBDIR ($(PREFIX)/lib),
 # INCLUDEDIR ($(PREFIX)/include), BINDIR, DATADIR, PKGCONFIGDIR ($(LIBDIR)/pkgconfig),
-# DESTDIR (staging root), PROFILE (release; `debug` installs the debug build), NEURON_ROOT.
+# DESTDIR (staging root), PROFILE (release; `debug` installs the debug build),
+# CARGO_TARGET_DIR (target), NEURON_ROOT (/opt/aws/neuron), NEURON_VERSION.
 
 CARGO ?= cargo
 GENERATIONS := 2.28 2.29 2.30
@@ -74,7 +75,9 @@ NEURON_ROOT  ?= /opt/aws/neuron
 NEURON_VERSION ?= unknown
 INSTALL      ?= install
 
-BUILT := target/$(PROFILE)
+# Where cargo builds (its own variable, so a CARGO_TARGET_DIR in the environment works).
+CARGO_TARGET_DIR ?= target
+BUILT := $(CARGO_TARGET_DIR)/$(PROFILE)
 # cargo calls the debug profile `dev` but writes it to target/debug.
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),dev,$(PROFILE))
 # NRTQ_VERSION (the crate version, for libnrtq.so.X.Y.Z) and NRTQ_SONAME, as build.rs

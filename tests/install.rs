@@ -19,10 +19,19 @@ fn root() -> PathBuf {
 }
 
 /// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-fn profile() -> String {
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.file_name().unwrap().to_str().unwrap().to_string()
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// `PROFILE=<profile> CARGO_TARGET_DIR=<target>`: make installs the build this test
+/// binary belongs to.
+fn build_args() -> [String; 2] {
+    let dir = profile_dir();
+    [
+        format!("PROFILE={}", dir.file_name().unwrap().to_str().unwrap()),
+        format!("CARGO_TARGET_DIR={}", dir.parent().unwrap().display()),
+    ]
 }
 
 /// A fresh folder for one test, outside the repository; removed when the test passes.
@@ -75,13 +84,15 @@ fn show(out: &Output) -> String {
     )
 }
 
-/// `make -C <repo> ARGS` with an empty environment but PATH (whose cargo fails).
+/// `make -C <repo> PROFILE=.. CARGO_TARGET_DIR=.. ARGS` (this test's build; a later
+/// `PROFILE=` in ARGS wins), with an empty environment but PATH (whose cargo fails).
 fn make(scratch: &Scratch, args: &[&str]) -> Output {
     Command::new("make")
         .arg("-s")
         .arg("--no-print-directory")
         .arg("-C")
         .arg(root())
+        .args(build_args())
         .args(args)
         .env_clear()
         .env("PATH", scratch.search_path())
@@ -102,7 +113,7 @@ fn make_ok(scratch: &Scratch, args: &[&str]) {
 /// libnrtq.a with the version script (the build's last step; cargo has already run).
 fn link_shared_library(scratch: &Scratch) {
     static LINK: Once = Once::new();
-    LINK.call_once(|| make_ok(scratch, &["shared-lib", &format!("PROFILE={}", profile())]));
+    LINK.call_once(|| make_ok(scratch, &["shared-lib"]));
 }
 
 /// A shell command in `dir` with nothing in the environment but PATH and `env`.
@@ -226,15 +237,7 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     link_shared_library(&scratch);
     let prefix = scratch.path("prefix");
     let prefix_arg = format!("PREFIX={}", prefix.display());
-    make_ok(
-        &scratch,
-        &[
-            "install",
-            "install-emu",
-            &format!("PROFILE={}", profile()),
-            &prefix_arg,
-        ],
-    );
+    make_ok(&scratch, &["install", "install-emu", &prefix_arg]);
 
     // The layout, file by file, and the library's names.
     assert_eq!(files_under(&prefix), expected_layout(), "installed files");
@@ -351,16 +354,11 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
     link_shared_library(&scratch);
     let prefix = scratch.path("prefix");
     let prefix_arg = format!("PREFIX={}", prefix.display());
-    let profile_arg = format!("PROFILE={}", profile());
     // Only to borrow its headers, library and models for the fake Neuron install.
     let emu = scratch.path("emu");
     make_ok(
         &scratch,
-        &[
-            "install-emu",
-            &profile_arg,
-            &format!("PREFIX={}", emu.display()),
-        ],
+        &["install-emu", &format!("PREFIX={}", emu.display())],
     );
 
     // /opt/aws/neuron's layout: include/nrt/*.h, lib/libnrt.so.1 and lib/libnrt.so.
@@ -400,13 +398,7 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
     let neuron_arg = format!("NEURON_ROOT={}", neuron.display());
     make_ok(
         &scratch,
-        &[
-            "install",
-            "install-neuron-pc",
-            &profile_arg,
-            &prefix_arg,
-            &neuron_arg,
-        ],
+        &["install", "install-neuron-pc", &prefix_arg, &neuron_arg],
     );
     let lib = prefix.join("lib");
     // Only nrtq's own pkgconfig folder: libnrt.pc there now describes the Neuron install.
@@ -438,7 +430,6 @@ fn destdir_stages_the_final_paths() {
     link_shared_library(&scratch);
     let stage = scratch.path("stage");
     let args = [
-        format!("PROFILE={}", profile()),
         format!("DESTDIR={}", stage.display()),
         "PREFIX=/opt/nrtq".to_string(),
         "LIBDIR=/opt/nrtq/lib64".to_string(),

@@ -73,9 +73,11 @@ fn versioned_library() -> &'static Path {
         let cargo_built = library();
         let profile_dir = cargo_built.parent().unwrap();
         let profile = profile_dir.file_name().unwrap().to_str().unwrap();
+        let target_dir = profile_dir.parent().unwrap();
         let out = Command::new("make")
             .args(["-s", "--no-print-directory", "shared-lib"])
             .arg(format!("PROFILE={profile}"))
+            .arg(format!("CARGO_TARGET_DIR={}", target_dir.display()))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("run make");
