@@ -8,6 +8,7 @@
 #   make install-neuron-pc NEURON_ROOT=/opt/aws/neuron   write libnrt.pc for a real
 #                  Neuron runtime install, so that nrtq.pc's `Requires: libnrt` finds it
 #   make uninstall remove everything the three install targets wrote
+#   make dev       build the whole workspace, debug, every target (what demo and test use)
 #   make demo      build everything (debug) and run the demos on the emulator
 #   make test      build everything and run every test, in each async generation, then
 #                  the sanitizer suite (make sanitize)
@@ -60,7 +61,7 @@ clean:
 	$(MAKE) -C examples-c clean
 
 # ---------------------------------------------------------------------------------------
-# Build and install, following cargo-c's layout and naming (see README "Installing").
+# Build and install, following cargo-c's layout and naming (README: "Building and installing").
 # `install*` copy only what `build` left in target/$(PROFILE) and never run cargo, so
 # `sudo make install` works where root has no Rust toolchain.
 
@@ -162,11 +163,11 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnrtq.so.$(or $(NRTQ_VERSION),[0-9]*) $(DESTDIR)$(LIBDIR)/$(or $(NRTQ_SONAME),libnrtq.so.[0-9]*) \
 	  $(DESTDIR)$(LIBDIR)/libnrtq.so $(DESTDIR)$(LIBDIR)/libnrtq.a $(DESTDIR)$(PKGCONFIGDIR)/nrtq.pc \
 	  $(addprefix $(DESTDIR)$(INCLUDEDIR)/nrtq/,$(notdir $(NRTQ_HEADERS)))
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/nrtq 2>/dev/null
+	rmdir $(DESTDIR)$(INCLUDEDIR)/nrtq 2>/dev/null || true
 	rm -f $(foreach g,$(GENERATIONS),$(addprefix $(DESTDIR)$(LIBDIR)/nrt-emu/$(g)/,$(EMU_SONAME) libnrt.so pkgconfig/libnrt.pc)) \
 	  $(addprefix $(DESTDIR)$(INCLUDEDIR)/nrt-emu/,$(EMU_HEADERS)) \
 	  $(addprefix $(DESTDIR)$(DATADIR)/nrt-emu/models/,$(EMU_MODELS)) $(DESTDIR)$(BINDIR)/nrt-emu-model
-	-find $(DESTDIR)$(LIBDIR)/nrt-emu $(DESTDIR)$(INCLUDEDIR)/nrt-emu $(DESTDIR)$(DATADIR)/nrt-emu \
-	  -depth -type d -empty -delete 2>/dev/null
+	find $(DESTDIR)$(LIBDIR)/nrt-emu $(DESTDIR)$(INCLUDEDIR)/nrt-emu $(DESTDIR)$(DATADIR)/nrt-emu \
+	  -depth -type d -empty -delete 2>/dev/null || true
 	@if grep -qs "$(NEURON_PC_MARK)" $(DESTDIR)$(PKGCONFIGDIR)/libnrt.pc; then \
 	  echo "rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnrt.pc"; rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnrt.pc; fi

@@ -309,6 +309,30 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
         );
     }
 
+    // The RUNPATH yields to LD_LIBRARY_PATH: the same binary runs on another generation.
+    let other = if generation == "2.28" { "2.30" } else { "2.28" };
+    let other_dir = prefix.join(format!("lib/nrt-emu/{other}"));
+    let switched = sh(
+        &app,
+        &format!("./a.out '{}'", models.join("add_f32.nrtm").display()),
+        &[
+            (
+                "LD_LIBRARY_PATH",
+                format!("{}:{}", lib.display(), other_dir.display()),
+            ),
+            ("NRT_EMU_API", other.to_string()),
+        ],
+    );
+    assert!(
+        switched.status.success(),
+        "on {other}:\n{}",
+        show(&switched)
+    );
+    assert_eq!(
+        loaded_from(&String::from_utf8_lossy(&switched.stdout), "libnrt"),
+        std::fs::canonicalize(other_dir.join("libnrt.so.1")).unwrap()
+    );
+
     // Static linking with what `pkg-config --static` adds: no libnrtq.so needed at run time.
     let static_build = sh(
         &app,
