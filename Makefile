@@ -84,7 +84,8 @@ CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),dev,$(PROFILE))
 # NRTQ_VERSION (the crate version, for libnrtq.so.X.Y.Z) and NRTQ_SONAME, as build.rs
 # wrote them for this build.
 -include $(BUILT)/nrtq-install.mk
-NRTQ_HEADERS := $(wildcard include/nrtq.h include/nrtq.hpp)
+# Every public header in include/ (the C header, and the C++ one where it exists).
+NRTQ_HEADERS := $(wildcard include/*.h include/*.hpp)
 EMU_HEADERS  := $(shell cd nrt-emu/include && find nrt -name '*.h' | sort)
 EMU_MODELS   := $(notdir $(wildcard nrt-emu/models/*.nrtm))
 # The vendor's soname; the emulator keeps it so programs built here run on a real libnrt.

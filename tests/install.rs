@@ -161,7 +161,7 @@ fn expected_layout() -> Vec<String> {
     ];
     for header in std::fs::read_dir(root().join("include")).unwrap() {
         let name = header.unwrap().file_name().into_string().unwrap();
-        if name.starts_with("nrtq") {
+        if name.ends_with(".h") || name.ends_with(".hpp") {
             files.push(format!("include/nrtq/{name}"));
         }
     }
