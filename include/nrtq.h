@@ -25,6 +25,21 @@
 #include <stdint.h>
 
 /**
+ * Major version of this header (matches `nrtq_version()` of a compatible library).
+ */
+#define NRTQ_VERSION_MAJOR 0
+
+/**
+ * Minor version of this header.
+ */
+#define NRTQ_VERSION_MINOR 1
+
+/**
+ * Patch version of this header.
+ */
+#define NRTQ_VERSION_PATCH 0
+
+/**
  * The result of every fallible nrtq call, and the status of every completed request.
  *
  * `NRTQ_OK` is 0. Codes 1–99 mean "not now" (nothing failed; retry later), 100–199 mean
@@ -129,21 +144,6 @@ typedef enum nrtq_status nrtq_status;
 typedef uint32_t nrtq_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
-
-/**
- * Major version of this header (matches `nrtq_version()` of a compatible library).
- */
-#define NRTQ_VERSION_MAJOR 0
-
-/**
- * Minor version of this header.
- */
-#define NRTQ_VERSION_MINOR 1
-
-/**
- * Patch version of this header.
- */
-#define NRTQ_VERSION_PATCH 0
 
 /**
  * The explicit-async generation of the loaded libnrt.

@@ -67,13 +67,6 @@ pub extern "C" fn nrtq_version() -> *const c_char {
     })
 }
 
-/// Major version of this header (matches `nrtq_version()` of a compatible library).
-pub const NRTQ_VERSION_MAJOR: u32 = 0;
-/// Minor version of this header.
-pub const NRTQ_VERSION_MINOR: u32 = 1;
-/// Patch version of this header.
-pub const NRTQ_VERSION_PATCH: u32 = 0;
-
 /// Log severity (`level` argument of `nrtq_log_fn`; `max_level` of `nrtq_set_log_hook`).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

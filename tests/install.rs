@@ -1,0 +1,521 @@
+//! `make install` as a user outside the repository meets it.
+//!
+//! Each test installs the build this test binary belongs to (`PROFILE=<its profile>`, so
+//! no release build is needed) into its own temporary prefix, with a PATH whose `cargo`
+//! fails loudly: installing must only copy what the build built. Then, in a folder
+//! outside the tree and with nothing but PATH and PKG_CONFIG_PATH set, it builds
+//! tests/install_app.c with the README's line, `cc app.c $(pkg-config --cflags --libs
+//! nrtq)`, runs it on an installed model and checks it loaded the installed libraries.
+//! `make uninstall` must then leave no file of ours behind.
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// `PROFILE=<profile> CARGO_TARGET_DIR=<target>`: make installs the build this test
+/// binary belongs to.
+fn build_args() -> [String; 2] {
+    let dir = profile_dir();
+    [
+        format!("PROFILE={}", dir.file_name().unwrap().to_str().unwrap()),
+        format!("CARGO_TARGET_DIR={}", dir.parent().unwrap().display()),
+    ]
+}
+
+/// A fresh folder for one test, outside the repository; removed when the test passes.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("nrtq-install-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(
+            !dir.starts_with(root()),
+            "scratch folder inside the repository"
+        );
+        // A `cargo` that fails, first on PATH: make must never reach for it.
+        let bin = dir.join("no-cargo");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("cargo");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'cargo must not run during install' >&2\nexit 97\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    fn search_path(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.path("no-cargo").display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `make -C <repo> PROFILE=.. CARGO_TARGET_DIR=.. ARGS` (this test's build; a later
+/// `PROFILE=` in ARGS wins), with an empty environment but PATH (whose cargo fails).
+fn make(scratch: &Scratch, args: &[&str]) -> Output {
+    Command::new("make")
+        .arg("-s")
+        .arg("--no-print-directory")
+        .arg("-C")
+        .arg(root())
+        .args(build_args())
+        .args(args)
+        .env_clear()
+        .env("PATH", scratch.search_path())
+        .output()
+        .expect("run make")
+}
+
+fn make_ok(scratch: &Scratch, args: &[&str]) {
+    let out = make(scratch, args);
+    assert!(
+        out.status.success(),
+        "make {args:?} failed:\n{}",
+        show(&out)
+    );
+}
+
+/// `make shared-lib`, once per test binary: links target/<profile>/libnrtq.so.X.Y.Z from
+/// libnrtq.a with the version script (the build's last step; cargo has already run).
+fn link_shared_library(scratch: &Scratch) {
+    static LINK: Once = Once::new();
+    LINK.call_once(|| make_ok(scratch, &["shared-lib"]));
+}
+
+/// A shell command in `dir` with nothing in the environment but PATH and `env`.
+fn sh(dir: &Path, script: &str, env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(script).current_dir(dir).env_clear();
+    cmd.env("PATH", "/usr/bin:/bin");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run sh")
+}
+
+/// Every regular file and symlink under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.unwrap();
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(e.path());
+            } else {
+                found.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The files `make install install-emu` writes, relative to PREFIX (default sub-paths).
+fn expected_layout() -> Vec<String> {
+    let mut files = vec![
+        format!("lib/libnrtq.so.{VERSION}"),
+        "lib/libnrtq.so.0".to_string(),
+        "lib/libnrtq.so".to_string(),
+        "lib/libnrtq.a".to_string(),
+        "lib/pkgconfig/nrtq.pc".to_string(),
+        "bin/nrt-emu-model".to_string(),
+    ];
+    for header in std::fs::read_dir(root().join("include")).unwrap() {
+        let name = header.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".h") || name.ends_with(".hpp") {
+            files.push(format!("include/nrtq/{name}"));
+        }
+    }
+    for generation in nrt_emu::GENERATIONS {
+        for f in ["libnrt.so.1", "libnrt.so", "pkgconfig/libnrt.pc"] {
+            files.push(format!("lib/nrt-emu/{generation}/{f}"));
+        }
+    }
+    for rel in files_under(&root().join("nrt-emu/include")) {
+        files.push(format!("include/nrt-emu/{rel}"));
+    }
+    for rel in files_under(&root().join("nrt-emu/models")) {
+        files.push(format!("share/nrt-emu/models/{rel}"));
+    }
+    files.sort();
+    files
+}
+
+/// Build tests/install_app.c in `dir` with the README's line and run it on `model`;
+/// returns the program's stdout after asserting it passed.
+fn build_and_run(
+    dir: &Path,
+    pkg_config_path: String,
+    run_env: &[(&str, String)],
+    model: &Path,
+) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(root().join("tests/install_app.c"), dir.join("app.c")).unwrap();
+    let build = sh(
+        dir,
+        "cc app.c $(pkg-config --cflags --libs nrtq)",
+        &[("PKG_CONFIG_PATH", pkg_config_path)],
+    );
+    assert!(
+        build.status.success(),
+        "the README's build line failed:\n{}",
+        show(&build)
+    );
+    let run = sh(dir, &format!("./a.out '{}'", model.display()), run_env);
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success() && stdout.contains("PASS: 100 requests"),
+        "the installed program failed:\n{}",
+        show(&run)
+    );
+    stdout
+}
+
+/// The path the program reported for `which` ("libnrtq" or "libnrt").
+fn loaded_from(stdout: &str, which: &str) -> PathBuf {
+    let prefix = format!("{which}: ");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the program did not report {which}:\n{stdout}"));
+    std::fs::canonicalize(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+fn assert_symlink(path: &Path, target: &str) {
+    let link = std::fs::read_link(path)
+        .unwrap_or_else(|e| panic!("{}: not a symlink ({e})", path.display()));
+    assert_eq!(
+        link,
+        Path::new(target),
+        "{} points elsewhere",
+        path.display()
+    );
+}
+
+#[test]
+fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
+    let scratch = Scratch::new("emu");
+    link_shared_library(&scratch);
+    let prefix = scratch.path("prefix");
+    let prefix_arg = format!("PREFIX={}", prefix.display());
+    make_ok(&scratch, &["install", "install-emu", &prefix_arg]);
+
+    // The layout, file by file, and the library's names.
+    assert_eq!(files_under(&prefix), expected_layout(), "installed files");
+    let lib = prefix.join("lib");
+    assert!(
+        std::fs::symlink_metadata(lib.join(format!("libnrtq.so.{VERSION}")))
+            .unwrap()
+            .is_file()
+    );
+    assert_symlink(&lib.join("libnrtq.so.0"), &format!("libnrtq.so.{VERSION}"));
+    assert_symlink(&lib.join("libnrtq.so"), &format!("libnrtq.so.{VERSION}"));
+    let pc = std::fs::read_to_string(lib.join("pkgconfig/nrtq.pc")).unwrap();
+    assert!(
+        pc.contains(&format!("prefix={}\n", prefix.display())),
+        "nrtq.pc:\n{pc}"
+    );
+    assert!(
+        pc.contains(&format!("Version: {VERSION}\n")),
+        "nrtq.pc:\n{pc}"
+    );
+    assert!(!pc.contains('@'), "a placeholder is left in nrtq.pc:\n{pc}");
+
+    // The installed nrt-emu-model works and writes a model the program then runs.
+    let app = scratch.path("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let own_model = app.join("mine.nrtm");
+    let tool = sh(
+        &app,
+        &format!(
+            "'{}' add --time-us 5 -o '{}'",
+            prefix.join("bin/nrt-emu-model").display(),
+            own_model.display()
+        ),
+        &[],
+    );
+    assert!(
+        tool.status.success(),
+        "installed nrt-emu-model failed:\n{}",
+        show(&tool)
+    );
+
+    let generation = nrt_emu::selected_generation();
+    let emu_pc = prefix.join(format!("lib/nrt-emu/{generation}/pkgconfig"));
+    let search = format!("{}:{}", lib.join("pkgconfig").display(), emu_pc.display());
+    // Where the models are, as a program or a test helper finds them.
+    let models = sh(
+        &app,
+        "pkg-config --variable=models libnrt",
+        &[("PKG_CONFIG_PATH", search.clone())],
+    );
+    let models = PathBuf::from(String::from_utf8_lossy(&models.stdout).trim());
+    assert_eq!(models, prefix.join("share/nrt-emu/models"));
+
+    // nrtq's prefix is not on the loader's path; the emulator's is a RUNPATH in libnrt.pc.
+    let run_env = [
+        ("LD_LIBRARY_PATH", lib.display().to_string()),
+        ("NRT_EMU_API", generation.clone()),
+    ];
+    for model in [models.join("add_f32.nrtm"), own_model] {
+        let stdout = build_and_run(&app, search.clone(), &run_env, &model);
+        assert_eq!(
+            loaded_from(&stdout, "libnrtq"),
+            std::fs::canonicalize(lib.join(format!("libnrtq.so.{VERSION}"))).unwrap()
+        );
+        assert_eq!(
+            loaded_from(&stdout, "libnrt"),
+            std::fs::canonicalize(prefix.join(format!("lib/nrt-emu/{generation}/libnrt.so.1")))
+                .unwrap()
+        );
+    }
+
+    // The RUNPATH yields to LD_LIBRARY_PATH: the same binary runs on another generation.
+    let other = if generation == "2.28" { "2.30" } else { "2.28" };
+    let other_dir = prefix.join(format!("lib/nrt-emu/{other}"));
+    let switched = sh(
+        &app,
+        &format!("./a.out '{}'", models.join("add_f32.nrtm").display()),
+        &[
+            (
+                "LD_LIBRARY_PATH",
+                format!("{}:{}", lib.display(), other_dir.display()),
+            ),
+            ("NRT_EMU_API", other.to_string()),
+        ],
+    );
+    assert!(
+        switched.status.success(),
+        "on {other}:\n{}",
+        show(&switched)
+    );
+    assert_eq!(
+        loaded_from(&String::from_utf8_lossy(&switched.stdout), "libnrt"),
+        std::fs::canonicalize(other_dir.join("libnrt.so.1")).unwrap()
+    );
+
+    // Static linking with what `pkg-config --static` adds: no libnrtq.so needed at run time.
+    let static_build = sh(
+        &app,
+        &format!(
+            "cc app.c -o app-static $(pkg-config --cflags nrtq) '{}' $(pkg-config --static --libs nrtq) && \
+             readelf -d app-static",
+            lib.join("libnrtq.a").display()
+        ),
+        &[("PKG_CONFIG_PATH", search)],
+    );
+    assert!(
+        static_build.status.success(),
+        "static link failed:\n{}",
+        show(&static_build)
+    );
+    let dynamic = String::from_utf8_lossy(&static_build.stdout);
+    assert!(
+        !dynamic.contains("libnrtq"),
+        "the static program still needs libnrtq:\n{dynamic}"
+    );
+    let run = sh(
+        &app,
+        &format!("./app-static '{}'", models.join("add_f32.nrtm").display()),
+        &[("NRT_EMU_API", generation)],
+    );
+    assert!(
+        run.status.success(),
+        "the static program failed:\n{}",
+        show(&run)
+    );
+
+    make_ok(&scratch, &["uninstall", &prefix_arg]);
+    assert_eq!(
+        files_under(&prefix),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
+}
+
+#[test]
+fn the_same_line_builds_against_a_neuron_install_layout() {
+    let scratch = Scratch::new("neuron");
+    link_shared_library(&scratch);
+    let prefix = scratch.path("prefix");
+    let prefix_arg = format!("PREFIX={}", prefix.display());
+    // Only to borrow its headers, library and models for the fake Neuron install.
+    let emu = scratch.path("emu");
+    make_ok(
+        &scratch,
+        &["install-emu", &format!("PREFIX={}", emu.display())],
+    );
+
+    // /opt/aws/neuron's layout: include/nrt/*.h, lib/libnrt.so.1 and lib/libnrt.so.
+    let generation = nrt_emu::selected_generation();
+    let neuron = scratch.path("opt/aws/neuron");
+    let copy = sh(
+        &scratch.0,
+        &format!(
+            "mkdir -p '{n}/lib' '{n}/include' && cp -R '{e}/include/nrt-emu/nrt' '{n}/include/' && \
+             cp '{e}/lib/nrt-emu/{generation}/libnrt.so.1' '{n}/lib/' && ln -s libnrt.so.1 '{n}/lib/libnrt.so'",
+            n = neuron.display(),
+            e = emu.display()
+        ),
+        &[],
+    );
+    assert!(copy.status.success(), "{}", show(&copy));
+
+    // A wrong NEURON_ROOT is refused with what to set.
+    let wrong = make(
+        &scratch,
+        &[
+            "install-neuron-pc",
+            &prefix_arg,
+            "NEURON_ROOT=/nonexistent/neuron",
+        ],
+    );
+    assert!(
+        !wrong.status.success(),
+        "install-neuron-pc accepted a NEURON_ROOT without libnrt"
+    );
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("set NEURON_ROOT"),
+        "the refusal does not say what to do:\n{}",
+        show(&wrong)
+    );
+
+    let neuron_arg = format!("NEURON_ROOT={}", neuron.display());
+    make_ok(
+        &scratch,
+        &["install", "install-neuron-pc", &prefix_arg, &neuron_arg],
+    );
+    let lib = prefix.join("lib");
+    // Only nrtq's own pkgconfig folder: libnrt.pc there now describes the Neuron install.
+    let stdout = build_and_run(
+        &scratch.path("app"),
+        lib.join("pkgconfig").display().to_string(),
+        &[
+            ("LD_LIBRARY_PATH", lib.display().to_string()),
+            ("NRT_EMU_API", generation),
+        ],
+        &emu.join("share/nrt-emu/models/add_f32.nrtm"),
+    );
+    assert_eq!(
+        loaded_from(&stdout, "libnrt"),
+        std::fs::canonicalize(neuron.join("lib/libnrt.so.1")).unwrap()
+    );
+
+    make_ok(&scratch, &["uninstall", &prefix_arg]);
+    assert_eq!(
+        files_under(&prefix),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
+}
+
+#[test]
+fn destdir_stages_the_final_paths() {
+    let scratch = Scratch::new("destdir");
+    link_shared_library(&scratch);
+    let stage = scratch.path("stage");
+    let args = [
+        format!("DESTDIR={}", stage.display()),
+        "PREFIX=/opt/nrtq".to_string(),
+        "LIBDIR=/opt/nrtq/lib64".to_string(),
+        "INCLUDEDIR=/opt/nrtq/inc".to_string(),
+    ];
+    let mut install: Vec<&str> = vec!["install", "install-emu"];
+    install.extend(args.iter().map(String::as_str));
+    make_ok(&scratch, &install);
+
+    let staged = stage.join("opt/nrtq");
+    assert!(staged.join(format!("lib64/libnrtq.so.{VERSION}")).is_file());
+    assert!(staged.join("inc/nrtq/nrtq.h").is_file());
+    assert!(staged.join("inc/nrt-emu/nrt/nrt.h").is_file());
+    assert!(staged.join("lib64/nrt-emu/2.30/libnrt.so.1").is_file());
+    let pc = std::fs::read_to_string(staged.join("lib64/pkgconfig/nrtq.pc")).unwrap();
+    assert!(
+        pc.contains("libdir=/opt/nrtq/lib64\n") && pc.contains("includedir=/opt/nrtq/inc\n"),
+        "nrtq.pc:\n{pc}"
+    );
+    let emu_pc =
+        std::fs::read_to_string(staged.join("lib64/nrt-emu/2.30/pkgconfig/libnrt.pc")).unwrap();
+    assert!(
+        emu_pc.contains("libdir=/opt/nrtq/lib64/nrt-emu/2.30\n"),
+        "libnrt.pc:\n{emu_pc}"
+    );
+    for (name, text) in [("nrtq.pc", &pc), ("libnrt.pc", &emu_pc)] {
+        assert!(
+            !text.contains(&*stage.to_string_lossy()),
+            "{name} names the staging folder:\n{text}"
+        );
+    }
+
+    let mut uninstall: Vec<&str> = vec!["uninstall"];
+    uninstall.extend(args.iter().map(String::as_str));
+    make_ok(&scratch, &uninstall);
+    assert_eq!(
+        files_under(&stage),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
+}
+
+#[test]
+fn install_before_a_build_names_the_missing_file_and_the_command() {
+    let scratch = Scratch::new("unbuilt");
+    let out = make(
+        &scratch,
+        &[
+            "install",
+            "PROFILE=never-built",
+            &format!("PREFIX={}", scratch.path("prefix").display()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "install succeeded without a build");
+    assert!(
+        stderr.contains("target/never-built/") && stderr.contains("make PROFILE=never-built"),
+        "the refusal does not name the file and the command:\n{}",
+        show(&out)
+    );
+    assert!(
+        !scratch.path("prefix").exists(),
+        "a refused install still wrote into PREFIX"
+    );
+}
