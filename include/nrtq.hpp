@@ -112,10 +112,11 @@ inline constexpr std::chrono::microseconds forever{-1};
 /** A failed nrtq (or, from nrtq_nrt.hpp, libnrt) call. */
 class Error : public std::runtime_error {
 public:
-    /** `what()` is "<call>: <nrtq_status_str(status)>: <message>". */
+    /** `what()` is "<call>: <message>", the message led by the status's name (nrtq's own
+     *  messages already are), or "<call>: <nrtq_status_str(status)>" without a message. */
     Error(nrtq_status status, std::uint32_t nrt_status, const std::string &call, std::string message)
-        : std::runtime_error(call + ": " + nrtq_status_str(status) + (message.empty() ? "" : ": " + message)),
-          status_(status), nrt_status_(nrt_status), message_(std::move(message)) {}
+        : std::runtime_error(describe(status, call, message)), status_(status), nrt_status_(nrt_status),
+          message_(std::move(message)) {}
 
     /** The nrtq status of the failed call (100-199, or NRTQ_BACKLOG_FULL from submit on the
      *  completion thread). */
@@ -126,6 +127,14 @@ public:
     const std::string &message() const noexcept { return message_; }
 
 private:
+    static std::string describe(nrtq_status status, const std::string &call, const std::string &message) {
+        const std::string text = nrtq_status_str(status);
+        if (message.empty()) return call + ": " + text;
+        const std::string name = text.substr(0, text.find(':'));
+        if (message.compare(0, name.size(), name) == 0) return call + ": " + message;
+        return call + ": " + name + ": " + message;
+    }
+
     nrtq_status status_;
     std::uint32_t nrt_status_;
     std::string message_;
