@@ -530,13 +530,20 @@ public:
     Queue(const Queue &) = delete;
     Queue &operator=(const Queue &) = delete;
 
-    /** destroy(forever); a failure cannot be thrown from here, so it goes to stderr. */
+    /** destroy(forever). A failure cannot be thrown from here: it goes to stderr, and what
+     *  the still-open queue uses (runtime, model, fatal callable) is leaked, not freed. */
     ~Queue() {
         if (queue_ == nullptr) return;
         nrtq_status status = nrtq_queue_destroy(queue_, -1);
         if (status != NRTQ_OK && status != NRTQ_TIMEOUT) {
-            std::fprintf(stderr, "nrtq: destroying a queue failed: %s: %s\n", nrtq_status_str(status),
-                         nrtq_last_error());
+            std::fprintf(stderr, "nrtq: destroying a queue failed (is the last owner dying in a callback?): %s: %s\n",
+                         nrtq_status_str(status), nrtq_last_error());
+            // The queue lives on (NRTQ_ERR_WOULD_DEADLOCK): keep what it uses alive for good.
+            struct Kept {
+                std::shared_ptr<void> runtime, model;
+                std::shared_ptr<detail::FatalClosure> fatal;
+            };
+            static_cast<void>(new Kept{std::move(runtime_), std::move(model_), std::move(fatal_)});
         }
     }
 
