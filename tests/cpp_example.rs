@@ -10,6 +10,7 @@
 //! - misuse the headers promise to reject at compile time is rejected.
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
 fn root() -> PathBuf {
@@ -171,7 +172,9 @@ fn compilers() -> Vec<&'static str> {
 fn compile(compiler: &str, source: &str, includes: &[PathBuf]) -> Output {
     let dir = std::env::temp_dir().join(format!("nrtq-cpp-{}-{compiler}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("t{}.cpp", source.len()));
+    // Tests compile in parallel: each source gets its own file.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let file = dir.join(format!("t{}.cpp", NEXT.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&file, source).unwrap();
     let mut cmd = Command::new(compiler);
     cmd.args([
