@@ -1,0 +1,753 @@
+/*
+ * nrtq.hpp: a header-only C++17 binding of libnrtq (include/nrtq.h).
+ *
+ * Needs only nrtq.h; link with libnrtq as a C program does:
+ *
+ *     c++ -std=c++17 app.cpp $(pkg-config --cflags --libs nrtq)
+ *
+ * The libnrt helpers (nrtq::Model, nrtq::TensorSet) are in nrtq_nrt.hpp, which also needs
+ * libnrt's headers (<nrt/nrt.h>) and -lnrt; see that header.
+ *
+ * Overview
+ *
+ *     nrtq::Runtime rt;                                   // nrtq_runtime_open(NULL, true)
+ *     nrtq::Model model(rt, "model.nrtm");                // nrtq_nrt.hpp
+ *     nrtq::Queue q(rt, model, nrtq::QueueConfig().depth(3));
+ *     nrtq::TensorSet in = nrtq::TensorSet::inputs_of(model), out = nrtq::TensorSet::outputs_of(model);
+ *     in.write("a", a_values);
+ *     std::future<nrtq::Completion> done = q.submit_future(in, out);
+ *     q.submit(in2, out2, [](const nrtq::Completion& c) { ... });   // any callable
+ *     if (!done.get().ok()) ...
+ *
+ * Ownership. Runtime, Queue, QueueConfig (and Model, TensorSet) are move-only owners;
+ * a moved-from object is empty, and using it throws Error(NRTQ_ERR_NULL). The runtime's
+ * handle is shared: every Queue (and Model, TensorSet) created on a Runtime keeps it
+ * open, so the runtime closes (nrtq_runtime_close, and nrt_close when it called nrt_init)
+ * when the last of them goes, whatever order they are destroyed in. A Queue also keeps
+ * the Model it runs alive. Tensor sets given to a submit must outlive the request: keep
+ * them until its completion has arrived (its callback ran or its future is ready).
+ *
+ * Errors. A failed call throws nrtq::Error, carrying the nrtq status, the raw libnrt
+ * status where the C API reports one as a value (a submit refused by a failed queue:
+ * nrtq_queue_failure's status; libnrt calls made by nrtq_nrt.hpp), else 0, and the
+ * message of nrtq_last_error(), copied on the failing thread right after the call.
+ * Request outcomes (NRTQ_ERR_EXEC, NRTQ_ERR_CANCELLED, ...) are not exceptions: they
+ * arrive in the request's Completion (check ok(), or call check() to throw).
+ *
+ * "Not now" (NRTQ_BACKLOG_FULL, NRTQ_TIMEOUT) is never an exception:
+ *   - try_submit / try_submit_future / try_submit_tagged return an empty std::optional
+ *     when the backlog stayed full for their timeout (default 0: do not wait); the
+ *     callable given to a refused submit is destroyed before the call returns;
+ *   - submit / submit_future / submit_tagged wait for room without limit and return the
+ *     ticket (or future). Only on nrtq's completion thread (inside a callback) can a
+ *     backlog not be waited for; there they throw Error(NRTQ_BACKLOG_FULL): use try_*
+ *     in callbacks;
+ *   - wait, drain and destroy return bool: false when the timeout came first.
+ *
+ * Callbacks. submit takes any callable invocable as f(const nrtq::Completion&). It is
+ * moved into one heap closure per request, passed as the request's user_data, called
+ * exactly once on nrtq's completion thread (every accepted request completes exactly
+ * once, also when cancelled by destroy) and destroyed right after, so no closure leaks.
+ * An exception escaping a callable never reaches C: the trampoline catches it and hands
+ * it to the handler set with nrtq::set_callback_exception_handler (default: a line on
+ * stderr). The threading rules of nrtq_completion_fn apply: a callable may submit, but
+ * must not wait on, drain or destroy a queue of the same runtime (Error with
+ * NRTQ_ERR_WOULD_DEADLOCK), so never let the last owner of a Queue or Runtime die in it.
+ *
+ * Reap mode (QueueConfig().delivery(NRTQ_DELIVERY_REAP)): submit with submit_tagged /
+ * try_submit_tagged (a 64-bit tag comes back as Completion::user_data), poll reap_fd(),
+ * then reap() into a std::vector until it returns 0. The callable-taking submits throw
+ * Error(NRTQ_ERR_WRONG_MODE) on a reap-mode queue (callables are never called there), and
+ * the tagged submits are for reap mode only. Drain and reap everything before the Queue
+ * is destroyed: destroy discards completions not yet reaped.
+ *
+ * Timeouts are std::chrono::microseconds (any coarser std::chrono duration converts);
+ * nrtq::forever (-1) means no limit, as a negative timeout does in the C API.
+ *
+ * ThreadSanitizer. libnrtq is Rust: its standard library ships uninstrumented, so a
+ * program built with -fsanitize=thread against the ordinary libnrtq.so gets reports about
+ * synchronisation TSan cannot see (e.g. around every completion: examples-cpp's server
+ * built that way with g++ gets 56 reports; with the recipe below, none). The supported recipe is
+ * what `make sanitize` runs (.ci/sanitize, examples-cpp/Makefile target sanitize-tsan):
+ *   1. build an instrumented libnrtq: in the nrtq source tree,
+ *        RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
+ *          CARGO_TARGET_DIR=target/tsan cargo build -p nrtq --lib --target x86_64-unknown-linux-gnu
+ *      (libnrtq.so lands in target/tsan/x86_64-unknown-linux-gnu/debug);
+ *   2. compile your sources with -fsanitize=thread (tested with g++), but link without
+ *      -fsanitize=thread: link Rust's own TSan runtime instead, whole, so that one runtime
+ *      serves your code and libnrtq (gcc's libtsan lacks entry points rustc's
+ *      instrumentation calls):
+ *        c++ app.o -o app -Wl,--whole-archive \
+ *          $(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/lib/librustc-*_rt.tsan.a \
+ *          -Wl,--no-whole-archive -rdynamic -L<tsan libdir> -Wl,-rpath,<tsan libdir> -lnrtq -lnrt \
+ *          -lpthread -ldl -lm
+ *   3. run with TSAN_OPTIONS=suppressions=<nrtq>/tests/tsan.supp: it suppresses only what
+ *      TSan cannot see into (the uninstrumented libnrt, Arc's fence-ordered drop), nothing
+ *      of nrtq's own.
+ */
+#ifndef NRTQ_HPP
+#define NRTQ_HPP
+
+#include <nrtq.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace nrtq {
+
+/** No limit, for every timeout argument. */
+inline constexpr std::chrono::microseconds forever{-1};
+
+/** A failed nrtq (or, from nrtq_nrt.hpp, libnrt) call. */
+class Error : public std::runtime_error {
+public:
+    /** `what()` is "<call>: <message>", the message led by the status's name (nrtq's own
+     *  messages already are), or "<call>: <nrtq_status_str(status)>" without a message. */
+    Error(nrtq_status status, std::uint32_t nrt_status, const std::string &call, std::string message)
+        : std::runtime_error(describe(status, call, message)), status_(status), nrt_status_(nrt_status),
+          message_(std::move(message)) {}
+
+    /** The nrtq status of the failed call (100-199, or NRTQ_BACKLOG_FULL from submit on the
+     *  completion thread). */
+    nrtq_status status() const noexcept { return status_; }
+    /** The raw libnrt NRT_STATUS where one was reported as a value, else 0. */
+    std::uint32_t nrt_status() const noexcept { return nrt_status_; }
+    /** The message nrtq_last_error() gave right after the failure ("" if none). */
+    const std::string &message() const noexcept { return message_; }
+
+private:
+    static std::string describe(nrtq_status status, const std::string &call, const std::string &message) {
+        const std::string text = nrtq_status_str(status);
+        if (message.empty()) return call + ": " + text;
+        const std::string name = text.substr(0, text.find(':'));
+        if (message.compare(0, name.size(), name) == 0) return call + ": " + message;
+        return call + ": " + name + ": " + message;
+    }
+
+    nrtq_status status_;
+    std::uint32_t nrt_status_;
+    std::string message_;
+};
+
+/** One request's outcome. */
+struct Completion {
+    /** The ticket its submit returned (per queue, increasing from 1). */
+    std::uint64_t ticket = 0;
+    /** The tag given to submit_tagged (reap mode); 0 for requests submitted with a callable. */
+    std::uint64_t user_data = 0;
+    /** NRTQ_OK, or the outcome: NRTQ_ERR_EXEC, NRTQ_ERR_QUEUE_FAILED, NRTQ_ERR_CANCELLED, ... */
+    nrtq_status status = NRTQ_OK;
+    /** The raw libnrt status behind `status` (0 on success). */
+    std::uint32_t nrt_status = 0;
+
+    bool ok() const noexcept { return status == NRTQ_OK; }
+    /** "NRTQ_OK: ..." or the outcome and its raw status. */
+    std::string describe() const {
+        std::string text = nrtq_status_str(status);
+        if (nrt_status != 0) text += " (NRT status " + std::to_string(nrt_status) + ")";
+        return text;
+    }
+    /** Throw Error(status, nrt_status) unless ok(). */
+    void check() const {
+        if (!ok()) throw Error(status, nrt_status, "request " + std::to_string(ticket), "");
+    }
+};
+
+/** A queue's terminal failure (Queue::failure). */
+struct Failure {
+    nrtq_status status;
+    std::uint32_t nrt_status;
+};
+
+/** Receives an exception that escaped a completion (or fatal) callable, on nrtq's
+ *  completion thread, with the completion it was given (for a fatal callable: ticket 0,
+ *  the failure's status). */
+using CallbackExceptionHandler = std::function<void(std::exception_ptr, const Completion &)>;
+
+namespace detail {
+
+inline std::string last_error() {
+    const char *message = nrtq_last_error();
+    return message ? std::string(message) : std::string();
+}
+
+/** Throw Error for `status` unless it is NRTQ_OK, copying the thread's message first. */
+inline void check(nrtq_status status, const char *call) {
+    if (status != NRTQ_OK) throw Error(status, 0, call, last_error());
+}
+
+inline long long micros(std::chrono::microseconds timeout) {
+    return static_cast<long long>(timeout.count() < 0 ? -1 : timeout.count());
+}
+
+struct HandlerSlot {
+    std::mutex lock;
+    std::shared_ptr<const CallbackExceptionHandler> handler;
+};
+
+inline HandlerSlot &handler_slot() {
+    static HandlerSlot slot;
+    return slot;
+}
+
+inline void print_callback_exception(std::exception_ptr error, const Completion &c) {
+    std::string what = "an exception not derived from std::exception";
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception &e) {
+        what = e.what();
+    } catch (...) {
+    }
+    std::fprintf(stderr, "nrtq: a callback for ticket %llu threw: %s\n",
+                 static_cast<unsigned long long>(c.ticket), what.c_str());
+}
+
+/** Called by the trampolines; never lets anything escape. */
+inline void report_callback_exception(std::exception_ptr error, const Completion &c) noexcept {
+    try {
+        std::shared_ptr<const CallbackExceptionHandler> handler;
+        {
+            std::lock_guard<std::mutex> guard(handler_slot().lock);
+            handler = handler_slot().handler;
+        }
+        if (handler && *handler) {
+            (*handler)(error, c);
+        } else {
+            print_callback_exception(error, c);
+        }
+    } catch (...) {
+        std::fputs("nrtq: the callback exception handler threw; exception dropped\n", stderr);
+    }
+}
+
+inline Completion from_c(const nrtq_completion &c, bool keep_user_data) {
+    Completion out;
+    out.ticket = c.ticket;
+    out.user_data = keep_user_data ? c.user_data : 0;
+    out.status = c.status;
+    out.nrt_status = c.nrt_status;
+    return out;
+}
+
+/** One request's callable, owned by the request from an accepted submit to its completion. */
+struct Closure {
+    virtual ~Closure() = default;
+    virtual void run(const Completion &c) = 0;
+};
+
+template <class F> struct ClosureOf final : Closure {
+    explicit ClosureOf(F &&f) : callable(std::move(f)) {}
+    explicit ClosureOf(const F &f) : callable(f) {}
+    void run(const Completion &c) override { callable(c); }
+    F callable;
+};
+
+/** The C callback of every callable submit: user_data is the request's Closure. */
+inline void completion_trampoline(const nrtq_completion *c) noexcept {
+    if (c == nullptr) return;
+    // Owns the closure from here: it is destroyed after this one call, whatever happens.
+    std::unique_ptr<Closure> closure(reinterpret_cast<Closure *>(static_cast<std::uintptr_t>(c->user_data)));
+    const Completion completion = from_c(*c, false);
+    try {
+        closure->run(completion);
+    } catch (...) {
+        report_callback_exception(std::current_exception(), completion);
+    }
+}
+
+/** A fatal callable, shared by the QueueConfig that set it and every Queue created with it. */
+struct FatalClosure {
+    std::function<void(nrtq_status, std::uint32_t)> callable;
+};
+
+inline void fatal_trampoline(nrtq_queue *, nrtq_status status, std::uint32_t nrt_status,
+                             std::uint64_t user_data) noexcept {
+    auto *closure = reinterpret_cast<FatalClosure *>(static_cast<std::uintptr_t>(user_data));
+    try {
+        closure->callable(status, nrt_status);
+    } catch (...) {
+        Completion c;
+        c.status = status;
+        c.nrt_status = nrt_status;
+        report_callback_exception(std::current_exception(), c);
+    }
+}
+
+/** Tags that nrtq_nrt.hpp's Model and TensorSet carry as `handle_kind`, so that only they
+ *  (not any class with a native_handle()) convert to ModelRef, Inputs and Outputs. */
+struct model_kind {};
+struct tensor_set_kind {};
+
+template <class T, class Kind, class = void> struct is_kind : std::false_type {};
+template <class T, class Kind>
+struct is_kind<T, Kind, std::void_t<typename T::handle_kind>> : std::is_same<typename T::handle_kind, Kind> {};
+
+/** Closes the runtime when its last owner (Runtime, Queue, Model, TensorSet) goes. */
+struct RuntimeCore {
+    nrtq_runtime *handle = nullptr;
+    explicit RuntimeCore(nrtq_runtime *h) : handle(h) {}
+    RuntimeCore(const RuntimeCore &) = delete;
+    RuntimeCore &operator=(const RuntimeCore &) = delete;
+    ~RuntimeCore() {
+        nrtq_status status = nrtq_runtime_close(handle);
+        if (status != NRTQ_OK) {
+            // A destructor cannot throw; this happens only when the last owner died inside
+            // a callback (NRTQ_ERR_WOULD_DEADLOCK), against the rules above.
+            std::fprintf(stderr, "nrtq: closing the runtime failed: %s: %s\n", nrtq_status_str(status),
+                         nrtq_last_error());
+        }
+    }
+};
+
+} // namespace detail
+
+/**
+ * Handle exceptions escaping completion and fatal callables (process-wide; nullptr
+ * restores the default, a line on stderr). The handler runs on nrtq's completion thread;
+ * an exception it throws is dropped with a line on stderr. Thread-safe; a call already
+ * running the previous handler may still finish after this returns.
+ */
+inline void set_callback_exception_handler(CallbackExceptionHandler handler) {
+    auto shared = handler ? std::make_shared<const CallbackExceptionHandler>(std::move(handler)) : nullptr;
+    std::lock_guard<std::mutex> guard(detail::handler_slot().lock);
+    detail::handler_slot().handler = std::move(shared);
+}
+
+/** A model to run (nrt_model_t *): from nrtq_nrt.hpp's Model, or a raw handle the caller
+ *  keeps loaded until the queue is destroyed. */
+class ModelRef {
+public:
+    /** A raw nrt_model_t * (as void *, so this header needs no nrt.h). */
+    explicit ModelRef(void *raw_model) noexcept : handle_(raw_model) {}
+    /** An nrtq::Model (nrtq_nrt.hpp); the queue then shares its lifetime(). */
+    template <class M, std::enable_if_t<detail::is_kind<M, detail::model_kind>::value, int> = 0>
+    ModelRef(const M &model) : handle_(model.native_handle()), lifetime_(model.lifetime()) {} // NOLINT: implicit
+    void *native_handle() const noexcept { return handle_; }
+    const std::shared_ptr<void> &lifetime() const noexcept { return lifetime_; }
+
+private:
+    void *handle_;
+    std::shared_ptr<void> lifetime_;
+};
+
+/** A request's input tensor set: nrtq_nrt.hpp's TensorSet, or a raw nrt_tensor_set_t *. */
+class Inputs {
+public:
+    explicit Inputs(const void *raw_set) noexcept : handle_(raw_set) {}
+    template <class S, std::enable_if_t<detail::is_kind<S, detail::tensor_set_kind>::value, int> = 0>
+    Inputs(const S &set) noexcept : handle_(set.native_handle()) {} // NOLINT: implicit by design
+    const void *native_handle() const noexcept { return handle_; }
+
+private:
+    const void *handle_;
+};
+
+/** A request's output tensor set: nrtq_nrt.hpp's TensorSet, or a raw nrt_tensor_set_t *. */
+class Outputs {
+public:
+    explicit Outputs(void *raw_set) noexcept : handle_(raw_set) {}
+    template <class S, std::enable_if_t<detail::is_kind<S, detail::tensor_set_kind>::value && !std::is_const_v<S>,
+                                        int> = 0>
+    Outputs(S &set) noexcept : handle_(set.native_handle()) {} // NOLINT: implicit by design
+    void *native_handle() const noexcept { return handle_; }
+
+private:
+    void *handle_;
+};
+
+/** Settings for a Queue; every setter returns *this and throws Error for a bad value. */
+class QueueConfig {
+public:
+    QueueConfig() {
+        nrtq_queue_config *raw = nullptr;
+        detail::check(nrtq_queue_config_new(&raw), "nrtq_queue_config_new");
+        config_.reset(raw);
+    }
+    QueueConfig(QueueConfig &&) noexcept = default;
+    QueueConfig &operator=(QueueConfig &&) noexcept = default;
+    QueueConfig(const QueueConfig &) = delete;
+    QueueConfig &operator=(const QueueConfig &) = delete;
+
+    /** Requests kept on the device at least, 1-1024 (default 3). */
+    QueueConfig &depth(std::uint32_t n) {
+        detail::check(nrtq_queue_config_set_depth(config_.get(), n), "nrtq_queue_config_set_depth");
+        return *this;
+    }
+    /** Ceiling of the automatic depth, 1-1024 (default 16). */
+    QueueConfig &max_depth(std::uint32_t n) {
+        detail::check(nrtq_queue_config_set_max_depth(config_.get(), n), "nrtq_queue_config_set_max_depth");
+        return *this;
+    }
+    /** Backlog size before submits see "not now", 0-2^24 (default 1024). */
+    QueueConfig &backlog(std::uint32_t n) {
+        detail::check(nrtq_queue_config_set_backlog(config_.get(), n), "nrtq_queue_config_set_backlog");
+        return *this;
+    }
+    /** NRTQ_DELIVERY_CALLBACK (default) or NRTQ_DELIVERY_REAP. */
+    QueueConfig &delivery(nrtq_delivery mode) {
+        detail::check(nrtq_queue_config_set_delivery(config_.get(), mode), "nrtq_queue_config_set_delivery");
+        delivery_ = mode;
+        return *this;
+    }
+    /** NRTQ_WAIT_BALANCED (default) or NRTQ_WAIT_LOW_LATENCY. */
+    QueueConfig &wait_policy(nrtq_wait_policy policy) {
+        detail::check(nrtq_queue_config_set_wait_policy(config_.get(), policy),
+                      "nrtq_queue_config_set_wait_policy");
+        return *this;
+    }
+    /** Spin window, 0-10000 µs (default 5). */
+    QueueConfig &spin(std::chrono::microseconds window) {
+        if (window.count() < 0 || window.count() > 0xffffffffLL)
+            throw Error(NRTQ_ERR_INVALID, 0, "QueueConfig::spin", "the spin window must be 0-10000 us");
+        detail::check(nrtq_queue_config_set_spin_us(config_.get(), static_cast<std::uint32_t>(window.count())),
+                      "nrtq_queue_config_set_spin_us");
+        return *this;
+    }
+    /** Longest time one request may stay on the device before the queue fails with
+     *  NRTQ_ERR_DEADLINE; zero (the default) means none. */
+    QueueConfig &deadline(std::chrono::microseconds limit) {
+        if (limit.count() < 0)
+            throw Error(NRTQ_ERR_INVALID, 0, "QueueConfig::deadline", "the deadline must not be negative");
+        detail::check(nrtq_queue_config_set_deadline_us(config_.get(), static_cast<std::uint64_t>(limit.count())),
+                      "nrtq_queue_config_set_deadline_us");
+        return *this;
+    }
+    /** How many recent failed requests Queue::errors keeps (default 256). */
+    QueueConfig &error_log(std::uint32_t entries) {
+        detail::check(nrtq_queue_config_set_error_log(config_.get(), entries), "nrtq_queue_config_set_error_log");
+        return *this;
+    }
+    /** Called once, on the completion thread, when a queue created with this config fails
+     *  terminally, as f(nrtq_status status, uint32_t nrt_status). Exceptions go to the
+     *  callback exception handler. The callable is shared by every such queue. */
+    template <class F> QueueConfig &on_fatal(F &&callable) {
+        static_assert(std::is_invocable_v<std::decay_t<F> &, nrtq_status, std::uint32_t>,
+                      "on_fatal takes a callable f(nrtq_status, uint32_t)");
+        auto closure = std::make_shared<detail::FatalClosure>();
+        closure->callable = std::forward<F>(callable);
+        detail::check(nrtq_queue_config_set_fatal_callback(config_.get(), &detail::fatal_trampoline,
+                                                           reinterpret_cast<std::uintptr_t>(closure.get())),
+                      "nrtq_queue_config_set_fatal_callback");
+        fatal_ = std::move(closure);
+        return *this;
+    }
+
+    const nrtq_queue_config *native_handle() const noexcept { return config_.get(); }
+
+private:
+    friend class Queue;
+    struct Free {
+        void operator()(nrtq_queue_config *c) const noexcept { nrtq_queue_config_free(c); }
+    };
+    std::unique_ptr<nrtq_queue_config, Free> config_;
+    nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
+    std::shared_ptr<detail::FatalClosure> fatal_;
+};
+
+/** A runtime: one loaded libnrt and its completion thread. Shared by its queues. */
+class Runtime {
+public:
+    /** Open over the libnrt found by nrtq's search order (the process's own, $NRTQ_LIBNRT,
+     *  libnrt.so.1, /opt/aws/neuron/lib). `init`: nrtq calls nrt_init now and nrt_close
+     *  when the runtime closes; false when the application initialises libnrt itself. */
+    explicit Runtime(bool init = true) { open(nullptr, init); }
+    /** Open over the libnrt at `libnrt_path`. */
+    explicit Runtime(const std::string &libnrt_path, bool init = true) { open(libnrt_path.c_str(), init); }
+
+    Runtime(Runtime &&) noexcept = default;
+    Runtime &operator=(Runtime &&) noexcept = default;
+    Runtime(const Runtime &) = delete;
+    Runtime &operator=(const Runtime &) = delete;
+    /** Releases this owner; the runtime closes once its queues (and models, tensor sets)
+     *  are gone too. */
+    ~Runtime() = default;
+
+    /** The loaded libnrt's async generation (NRTQ_GENERATION_2_28, ...). */
+    nrtq_generation generation() const {
+        nrtq_generation out{};
+        detail::check(nrtq_runtime_generation(raw(), &out), "nrtq_runtime_generation");
+        return out;
+    }
+    /** The loaded libnrt's version, e.g. "2.30.50.0". */
+    std::string version() const {
+        std::size_t length = 0;
+        detail::check(nrtq_runtime_version(raw(), nullptr, 0, &length), "nrtq_runtime_version");
+        std::string text(length + 1, '\0');
+        detail::check(nrtq_runtime_version(raw(), text.data(), text.size(), &length), "nrtq_runtime_version");
+        text.resize(length < text.size() ? length : text.size() - 1);
+        return text;
+    }
+
+    /** An owning reference that keeps the runtime open, for objects that must be released
+     *  before it closes (Queue, and nrtq_nrt.hpp's Model and TensorSet). Empty when moved from. */
+    std::shared_ptr<void> lifetime() const noexcept { return core_; }
+    nrtq_runtime *native_handle() const noexcept { return raw(); }
+
+private:
+    void open(const char *path, bool init) {
+        nrtq_runtime *handle = nullptr;
+        detail::check(nrtq_runtime_open(path, init, &handle), "nrtq_runtime_open");
+        core_ = std::make_shared<detail::RuntimeCore>(handle);
+    }
+    nrtq_runtime *raw() const noexcept { return core_ ? core_->handle : nullptr; }
+
+    std::shared_ptr<detail::RuntimeCore> core_;
+};
+
+/** An auto-refilling queue for one model. Thread-safe: submit from any number of threads. */
+class Queue {
+public:
+    using Ticket = std::uint64_t;
+
+    /** Create a queue running `model` on `runtime` (both kept alive by the queue). */
+    Queue(const Runtime &runtime, const ModelRef &model, const QueueConfig &config = QueueConfig())
+        : runtime_(runtime.lifetime()), model_(model.lifetime()), fatal_(config.fatal_),
+          delivery_(config.delivery_) {
+        detail::check(nrtq_queue_create(runtime.native_handle(), model.native_handle(), config.native_handle(),
+                                        &queue_),
+                      "nrtq_queue_create");
+    }
+
+    Queue(Queue &&other) noexcept { swap(other); }
+    Queue &operator=(Queue &&other) noexcept {
+        if (this != &other) {
+            Queue gone(std::move(other));
+            swap(gone);
+        }
+        return *this;
+    }
+    Queue(const Queue &) = delete;
+    Queue &operator=(const Queue &) = delete;
+
+    /** destroy(forever). A failure cannot be thrown from here: it goes to stderr, and what
+     *  the still-open queue uses (runtime, model, fatal callable) is leaked, not freed. */
+    ~Queue() {
+        if (queue_ == nullptr) return;
+        nrtq_status status = nrtq_queue_destroy(queue_, -1);
+        if (status != NRTQ_OK && status != NRTQ_TIMEOUT) {
+            std::fprintf(stderr, "nrtq: destroying a queue failed (is the last owner dying in a callback?): %s: %s\n",
+                         nrtq_status_str(status), nrtq_last_error());
+            // The queue lives on (NRTQ_ERR_WOULD_DEADLOCK): keep what it uses alive for good.
+            struct Kept {
+                std::shared_ptr<void> runtime, model;
+                std::shared_ptr<detail::FatalClosure> fatal;
+            };
+            static_cast<void>(new Kept{std::move(runtime_), std::move(model_), std::move(fatal_)});
+        }
+    }
+
+    /**
+     * Destroy now: refuse new work, cancel the backlog, wait up to `timeout` for the
+     * device, deliver every completion. True when everything finished; false when
+     * device-held requests were abandoned (they complete as NRTQ_ERR_CANCELLED). The queue
+     * is empty afterwards either way. Throws Error (the queue stays usable) from a callback.
+     */
+    bool destroy(std::chrono::microseconds timeout = forever) {
+        nrtq_status status = nrtq_queue_destroy(queue_, detail::micros(timeout));
+        if (status == NRTQ_TIMEOUT) {
+            queue_ = nullptr;
+            return false;
+        }
+        detail::check(status, "nrtq_queue_destroy");
+        queue_ = nullptr;
+        return true;
+    }
+
+    /** Submit with a callable f(const Completion&), waiting for backlog room without limit. */
+    template <class F> Ticket submit(const Inputs &inputs, const Outputs &outputs, F &&on_complete) {
+        std::optional<Ticket> ticket = submit_closure(inputs, outputs, std::forward<F>(on_complete), forever);
+        if (!ticket) throw backlog_full_on_completion_thread("Queue::submit");
+        return *ticket;
+    }
+
+    /** Submit with a callable, waiting up to `timeout` (default: not at all) for backlog
+     *  room; empty when the backlog stayed full (the callable is then already destroyed). */
+    template <class F>
+    std::optional<Ticket> try_submit(const Inputs &inputs, const Outputs &outputs, F &&on_complete,
+                                     std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+        return submit_closure(inputs, outputs, std::forward<F>(on_complete), timeout);
+    }
+
+    /** Submit, waiting for room without limit; the future receives the Completion (also a
+     *  failed or cancelled one: check its status). */
+    std::future<Completion> submit_future(const Inputs &inputs, const Outputs &outputs) {
+        std::optional<std::future<Completion>> f = try_submit_future(inputs, outputs, forever);
+        if (!f) throw backlog_full_on_completion_thread("Queue::submit_future");
+        return std::move(*f);
+    }
+
+    /** As submit_future, waiting up to `timeout` for room; empty when the backlog stayed full. */
+    std::optional<std::future<Completion>>
+    try_submit_future(const Inputs &inputs, const Outputs &outputs,
+                      std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+        std::promise<Completion> promise;
+        std::future<Completion> future = promise.get_future();
+        auto fulfil = [p = std::move(promise)](const Completion &c) mutable { p.set_value(c); };
+        if (!submit_closure(inputs, outputs, std::move(fulfil), timeout)) return std::nullopt;
+        return future;
+    }
+
+    /** Reap mode: submit with a tag returned as Completion::user_data, waiting for room
+     *  without limit. */
+    Ticket submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag) {
+        std::optional<Ticket> ticket = try_submit_tagged(inputs, outputs, tag, forever);
+        if (!ticket) throw backlog_full_on_completion_thread("Queue::submit_tagged");
+        return *ticket;
+    }
+
+    /** Reap mode: as submit_tagged, waiting up to `timeout` for room; empty when the
+     *  backlog stayed full. */
+    std::optional<Ticket> try_submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag,
+                                            std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+        if (delivery_ != NRTQ_DELIVERY_REAP && queue_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Queue::try_submit_tagged",
+                        "tagged submits are for reap-mode queues; give a callback-mode queue a callable");
+        Ticket ticket = 0;
+        nrtq_status status = nrtq_queue_submit_timeout(queue_, inputs.native_handle(), outputs.native_handle(),
+                                                       nullptr, tag, detail::micros(timeout), &ticket);
+        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        if (status != NRTQ_OK) throw submit_error(status);
+        return ticket;
+    }
+
+    /** Wait up to `timeout` until request `ticket` has been delivered; false on timeout. */
+    bool wait(Ticket ticket, std::chrono::microseconds timeout = forever) {
+        nrtq_status status = nrtq_queue_wait(queue_, ticket, detail::micros(timeout));
+        if (status == NRTQ_TIMEOUT) return false;
+        detail::check(status, "nrtq_queue_wait");
+        return true;
+    }
+
+    /** Wait up to `timeout` until everything submitted has been delivered; false on timeout. */
+    bool drain(std::chrono::microseconds timeout = forever) {
+        nrtq_status status = nrtq_queue_drain(queue_, detail::micros(timeout));
+        if (status == NRTQ_TIMEOUT) return false;
+        detail::check(status, "nrtq_queue_drain");
+        return true;
+    }
+
+    /** Reap mode: readable while completions wait (poll/epoll it; owned by the queue). */
+    int reap_fd() const {
+        int fd = -1;
+        detail::check(nrtq_queue_reap_fd(queue_, &fd), "nrtq_queue_reap_fd");
+        return fd;
+    }
+
+    /** Reap mode: append up to `max` waiting completions, oldest first, to `out`; returns how
+     *  many (0: none waiting). Never blocks. */
+    std::size_t reap(std::vector<Completion> &out, std::size_t max = 64) {
+        std::vector<nrtq_completion> batch(max);
+        std::size_t count = 0;
+        detail::check(nrtq_queue_reap(queue_, batch.data(), batch.size(), &count), "nrtq_queue_reap");
+        for (std::size_t i = 0; i < count; i++) out.push_back(detail::from_c(batch[i], true));
+        return count;
+    }
+
+    /** Up to `max` recent failed requests (each returned once here), and how many were
+     *  dropped so far because the error log was full. */
+    std::vector<Completion> errors(std::size_t max = 256, std::uint64_t *dropped = nullptr) {
+        std::vector<nrtq_completion> batch(max);
+        std::size_t count = 0;
+        detail::check(nrtq_queue_errors(queue_, batch.data(), batch.size(), &count, dropped), "nrtq_queue_errors");
+        std::vector<Completion> out;
+        for (std::size_t i = 0; i < count; i++) out.push_back(detail::from_c(batch[i], delivery_ == NRTQ_DELIVERY_REAP));
+        return out;
+    }
+
+    /** Counters and latency percentiles (see nrtq_stats). */
+    nrtq_stats stats() const {
+        nrtq_stats out{};
+        out.struct_size = sizeof out;
+        detail::check(nrtq_queue_stats(queue_, &out), "nrtq_queue_stats");
+        return out;
+    }
+
+    /** The queue's terminal failure, if it has failed. */
+    std::optional<Failure> failure() const {
+        nrtq_status status = NRTQ_OK;
+        std::uint32_t nrt_status = 0;
+        detail::check(nrtq_queue_failure(queue_, &status, &nrt_status), "nrtq_queue_failure");
+        if (status == NRTQ_OK) return std::nullopt;
+        return Failure{status, nrt_status};
+    }
+
+    nrtq_delivery delivery() const noexcept { return delivery_; }
+    nrtq_queue *native_handle() const noexcept { return queue_; }
+
+private:
+    void swap(Queue &other) noexcept {
+        std::swap(queue_, other.queue_);
+        std::swap(runtime_, other.runtime_);
+        std::swap(model_, other.model_);
+        std::swap(fatal_, other.fatal_);
+        std::swap(delivery_, other.delivery_);
+    }
+
+    template <class F>
+    std::optional<Ticket> submit_closure(const Inputs &inputs, const Outputs &outputs, F &&on_complete,
+                                         std::chrono::microseconds timeout) {
+        using Callable = std::decay_t<F>;
+        static_assert(std::is_invocable_v<Callable &, const Completion &>,
+                      "a completion callable must be invocable as f(const nrtq::Completion&)");
+        if (delivery_ == NRTQ_DELIVERY_REAP && queue_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Queue::submit",
+                        "a reap-mode queue never calls callables; use submit_tagged and reap");
+        auto closure = std::make_unique<detail::ClosureOf<Callable>>(std::forward<F>(on_complete));
+        Ticket ticket = 0;
+        nrtq_status status = nrtq_queue_submit_timeout(
+            queue_, inputs.native_handle(), outputs.native_handle(), &detail::completion_trampoline,
+            static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<detail::Closure *>(closure.get()))),
+            detail::micros(timeout), &ticket);
+        if (status == NRTQ_OK) {
+            // Accepted: the request owns the closure now (the trampoline frees it, perhaps
+            // already on the completion thread); release() only forgets the pointer.
+            (void)closure.release();
+            return ticket;
+        }
+        // Refused: read the thread's message before the closure's destructor can run code
+        // that calls nrtq, then let the unique_ptr free the closure.
+        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        throw submit_error(status);
+    }
+
+    /** The Error of a refused submit; for a failed queue, with the raw status that failed it. */
+    Error submit_error(nrtq_status status) const {
+        std::string message = detail::last_error();
+        std::uint32_t nrt_status = 0;
+        if (status == NRTQ_ERR_QUEUE_FAILED && queue_ != nullptr) {
+            nrtq_status failed = NRTQ_OK;
+            if (nrtq_queue_failure(queue_, &failed, &nrt_status) != NRTQ_OK) nrt_status = 0;
+        }
+        return Error(status, nrt_status, "nrtq_queue_submit", std::move(message));
+    }
+
+    static Error backlog_full_on_completion_thread(const char *call) {
+        return Error(NRTQ_BACKLOG_FULL, 0, call,
+                     "the backlog is full and a callback on the completion thread cannot wait for room; "
+                     "use the try_ variant there");
+    }
+
+    nrtq_queue *queue_ = nullptr;
+    // Declared after queue_ only for readability: the destructor body destroys the queue
+    // (delivering every completion) before these members release the runtime and model.
+    std::shared_ptr<void> runtime_;
+    std::shared_ptr<void> model_;
+    std::shared_ptr<detail::FatalClosure> fatal_;
+    nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
+};
+
+} // namespace nrtq
+
+#endif /* NRTQ_HPP */

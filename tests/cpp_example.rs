@@ -1,0 +1,291 @@
+//! The C++ binding (include/nrtq.hpp, include/nrtq_nrt.hpp):
+//!
+//! - examples-cpp/nrtq_cpp_server, built by examples-cpp/Makefile (g++ -std=c++17 -Wall
+//!   -Wextra -Werror -Wpedantic, libnrtq from the build tree's nrtq.pc) and run against the
+//!   emulator generation `NRT_EMU_API` names: every output checked, figures asserted, and a
+//!   non-zero exit when execution errors reach it;
+//! - tests/cpp/nrtq_hpp_checks, the headers' promises one by one, built and run the same way;
+//! - each header compiles alone (nrtq.hpp with nothing but nrtq.h beside it), and twice,
+//!   with g++ and, when installed, clang++;
+//! - misuse the headers promise to reject at compile time is rejected.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn profile() -> String {
+    profile_dir()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn build() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let out = Command::new("make")
+            .args([
+                "-s",
+                "-C",
+                "examples-cpp",
+                "all",
+                &format!("PROFILE={}", profile()),
+            ])
+            .current_dir(root())
+            .output()
+            .expect("run make");
+        assert!(
+            out.status.success(),
+            "make -C examples-cpp failed (run `cargo build --workspace` first):\n{}",
+            text(&out)
+        );
+    });
+}
+
+/// Run a program of examples-cpp's build on the selected generation.
+fn run(program: &str, args: &[&str]) -> Output {
+    build();
+    let generation = nrt_emu::selected_generation();
+    let lib = nrt_emu::library_path(&generation);
+    let exe = profile_dir().join("examples-cpp").join(program);
+    Command::new(&exe)
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib.parent().unwrap())
+        .env("NRT_EMU_API", &generation)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()))
+}
+
+fn models() -> PathBuf {
+    root().join("nrt-emu/models")
+}
+
+fn model(name: &str) -> String {
+    models().join(name).display().to_string()
+}
+
+#[test]
+fn server_verifies_every_output_through_futures_callbacks_and_reaping() {
+    let out = run("nrtq_cpp_server", &[&model("add_f32.nrtm"), "4", "25"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("PASS: nrtq_cpp_server"),
+        "nrtq_cpp_server failed:\n{}",
+        text(&out)
+    );
+    // 4 producers x 25 rounds x 4 slots, half through futures, half through callables.
+    assert!(
+        stdout.contains(
+            "futures 200, callbacks 200, verified 400 of 400, wrong elements 0, failed 0, callback exceptions 1"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("callback queue: submitted 400, completed 400, failed 0"),
+        "{stdout}"
+    );
+    // Reap mode: 64 x 25 requests through 16 slots, with a depth of 2 and a backlog of 4.
+    assert!(
+        stdout.contains("reap mode: requests 1600, reaped 1600, verified 1600,"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("callback exception handler: ticket ")
+            && stdout.contains("thrown on purpose by a completion callable"),
+        "{stdout}"
+    );
+    let generation = nrt_emu::selected_generation().replace('.', "");
+    assert!(
+        stdout.contains(&format!("(async generation {generation})")),
+        "{stdout}"
+    );
+    for expected in [
+        "expected error: nrtq_queue_config_set_depth: NRTQ_ERR_INVALID",
+        "NRTQ_ERR_WRONG_MODE",
+        "expected error: nrtq::TensorSet::write: NRTQ_ERR_INVALID: tensor 'a' is 4096 bytes, not 12",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?}:\n{stdout}");
+    }
+}
+
+/// Execution errors reaching the server are failures: no PASS, exit status 1.
+#[test]
+fn server_fails_when_requests_fail() {
+    let out = run(
+        "nrtq_cpp_server",
+        &[&model("add_f32_faults.nrtm"), "2", "5"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stdout.contains("FAIL: nrtq_cpp_server"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NRTQ_ERR_EXEC"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn header_promises_hold() {
+    let out = run("nrtq_hpp_checks", &[&models().display().to_string()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("PASS: nrtq_hpp_checks (0 failed)"),
+        "nrtq_hpp_checks failed:\n{}",
+        text(&out)
+    );
+    assert!(!stdout.contains("FAIL:"), "{stdout}");
+    let checks = stdout.lines().filter(|l| l.starts_with("ok: ")).count();
+    assert_eq!(checks, 14, "every check ran:\n{stdout}");
+}
+
+/// The C++ compilers on this machine: g++ always (CI installs it), clang++ when present.
+fn compilers() -> Vec<&'static str> {
+    let mut found = vec!["g++"];
+    if Command::new("clang++").arg("--version").output().is_ok() {
+        found.push("clang++");
+    }
+    found
+}
+
+fn compile(compiler: &str, source: &str, includes: &[PathBuf]) -> Output {
+    let dir = std::env::temp_dir().join(format!("nrtq-cpp-{}-{compiler}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Tests compile in parallel: each source gets its own file.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let file = dir.join(format!("t{}.cpp", NEXT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&file, source).unwrap();
+    let mut cmd = Command::new(compiler);
+    cmd.args([
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wpedantic",
+        "-fsyntax-only",
+    ]);
+    for dir in includes {
+        cmd.arg("-I").arg(dir);
+    }
+    cmd.arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("run {compiler}: {e}"))
+}
+
+/// A folder holding only nrtq.h and nrtq.hpp: nrtq.hpp must need nothing else.
+fn bare_include_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nrtq-cpp-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for header in ["nrtq.h", "nrtq.hpp"] {
+        std::fs::copy(root().join("include").join(header), dir.join(header)).unwrap();
+    }
+    dir
+}
+
+fn assert_compiles(compiler: &str, source: &str, includes: &[PathBuf]) {
+    let out = compile(compiler, source, includes);
+    assert!(
+        out.status.success(),
+        "{compiler} rejected:\n{source}\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn headers_compile_alone_and_twice() {
+    let bare = bare_include_dir();
+    let with_nrt = [root().join("include"), root().join("nrt-emu/include")];
+    for compiler in compilers() {
+        assert_compiles(
+            compiler,
+            "#include <nrtq.hpp>\nint main() { return 0; }\n",
+            std::slice::from_ref(&bare),
+        );
+        assert_compiles(
+            compiler,
+            "#include <nrtq.hpp>\n#include <nrtq.hpp>\nint main() { return 0; }\n",
+            std::slice::from_ref(&bare),
+        );
+        assert_compiles(
+            compiler,
+            "#include <nrtq_nrt.hpp>\nint main() { return 0; }\n",
+            &with_nrt,
+        );
+        assert_compiles(
+            compiler,
+            "#include <nrtq_nrt.hpp>\n#include <nrtq.hpp>\n#include <nrtq_nrt.hpp>\nint main() { return 0; }\n",
+            &with_nrt,
+        );
+    }
+    let _ = std::fs::remove_dir_all(bare);
+}
+
+/// What the headers refuse at compile time: a callable of the wrong shape (with the
+/// header's own message), a const TensorSet as outputs, a Runtime where a tensor set or a
+/// model goes. The same program with the misuse removed compiles, so each failure is the
+/// misuse's.
+#[test]
+fn misuse_does_not_compile() {
+    let includes = [root().join("include"), root().join("nrt-emu/include")];
+    let program = |body: &str| {
+        format!(
+            "#include <nrtq_nrt.hpp>\n\
+             void f(nrtq::Runtime &rt, nrtq::Queue &q, nrtq::TensorSet &in, const nrtq::TensorSet &cin,\n\
+                    nrtq::TensorSet &out) {{\n\
+               (void)rt; (void)q; (void)in; (void)cin; (void)out;\n\
+               {body}\n\
+             }}\n\
+             int main() {{ return 0; }}\n"
+        )
+    };
+    for compiler in compilers() {
+        assert_compiles(
+            compiler,
+            &program(
+                "q.submit(in, out, [](const nrtq::Completion &) {}); q.submit_future(cin, out);",
+            ),
+            &includes,
+        );
+        let cases = [
+            (
+                "q.submit(in, out, [](int) {});",
+                Some("invocable as f(const nrtq::Completion&)"),
+            ),
+            ("q.submit_future(in, cin);", None),
+            ("q.submit_future(rt, out);", None),
+            ("nrtq::Queue q2(rt, rt);", None),
+        ];
+        for (misuse, message) in cases {
+            let out = compile(compiler, &program(misuse), &includes);
+            assert!(!out.status.success(), "{compiler} accepted `{misuse}`");
+            if let Some(message) = message {
+                assert!(
+                    text(&out).contains(message),
+                    "{compiler} on `{misuse}` did not say {message:?}:\n{}",
+                    text(&out)
+                );
+            }
+        }
+    }
+}
