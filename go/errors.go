@@ -101,14 +101,17 @@ func (e *Error) Error() string {
 	b.WriteString("nrtq: ")
 	b.WriteString(e.Op)
 	b.WriteString(": ")
-	b.WriteString(e.Status.String())
-	if e.NRTStatus != NRTSuccess {
-		fmt.Fprintf(&b, " (%v)", e.NRTStatus)
+	// nrtq's own messages may already start with the status's name: not twice.
+	if name := e.Status.String(); !strings.HasPrefix(e.Message, name) {
+		b.WriteString(name)
+		if e.NRTStatus != NRTSuccess {
+			fmt.Fprintf(&b, " (%v)", e.NRTStatus)
+		}
+		if e.Message != "" {
+			b.WriteString(": ")
+		}
 	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
-	}
+	b.WriteString(e.Message)
 	return b.String()
 }
 
