@@ -101,17 +101,16 @@ func (e *Error) Error() string {
 	b.WriteString("nrtq: ")
 	b.WriteString(e.Op)
 	b.WriteString(": ")
-	// nrtq's own messages may already start with the status's name: not twice.
-	if name := e.Status.String(); !strings.HasPrefix(e.Message, name) {
-		b.WriteString(name)
-		if e.NRTStatus != NRTSuccess {
-			fmt.Fprintf(&b, " (%v)", e.NRTStatus)
-		}
-		if e.Message != "" {
-			b.WriteString(": ")
-		}
+	name := e.Status.String()
+	b.WriteString(name)
+	if e.NRTStatus != NRTSuccess {
+		fmt.Fprintf(&b, " (%v)", e.NRTStatus)
 	}
-	b.WriteString(e.Message)
+	// nrtq's messages may start with the status's name: not twice.
+	if msg := strings.TrimPrefix(strings.TrimPrefix(e.Message, name), ": "); msg != "" {
+		b.WriteString(": ")
+		b.WriteString(msg)
+	}
 	return b.String()
 }
 
