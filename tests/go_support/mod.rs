@@ -47,6 +47,12 @@ pub fn libnrt_dir() -> PathBuf {
 /// Each generation has its own folder, and the generation is also passed in CGO_CFLAGS
 /// (see `go`), because Go's build cache does not notice a changed pkg-config file.
 pub fn pkg_config_dir() -> PathBuf {
+    // Once per test process: the tests of one binary run on several threads.
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(write_pkg_config_files).clone()
+}
+
+fn write_pkg_config_files() -> PathBuf {
     let generation = nrt_emu::selected_generation();
     let dir = go_dir().join(format!("pkgconfig-{generation}"));
     std::fs::create_dir_all(&dir).expect("create the pkg-config folder");
