@@ -424,13 +424,15 @@ func noGoroutineLeft(t *testing.T, baseline int) {
 }
 
 // The shutdown trap: Close right after submitting, with requests in the backlog and on
-// the device and none reaped yet. Every Pending must be resolved by the time Close
-// returns, each with its real outcome (none dropped, none cancelled).
+// the device and few reaped yet. Every Pending must be resolved by the time Close
+// returns, each with its real outcome (none dropped, none cancelled), and the reaper
+// must be gone.
 func TestCloseReapsEveryCompletionBeforeDestroy(t *testing.T) {
 	const requests = 48
+	slow := slowAdd(t, 2*time.Millisecond) // about 100 ms of work per round
 	for round := 0; round < 3; round++ {
 		baseline := runtime.NumGoroutine()
-		q := newQueue(t, addModel, nrtq.WithBacklog(1024))
+		q := newQueue(t, slow, nrtq.WithBacklog(1024))
 		type req struct {
 			p       *nrtq.Pending
 			in, out *nrtq.TensorSet
@@ -438,7 +440,7 @@ func TestCloseReapsEveryCompletionBeforeDestroy(t *testing.T) {
 		}
 		reqs := make([]req, requests)
 		for i := range reqs {
-			in, out := sets(t, addModel)
+			in, out := sets(t, slow)
 			base := float32(round*requests + i)
 			fillAdd(t, in, base)
 			p, err := q.TrySubmit(in, out)
@@ -446,6 +448,15 @@ func TestCloseReapsEveryCompletionBeforeDestroy(t *testing.T) {
 				t.Fatal(err)
 			}
 			reqs[i] = req{p, in, out, base}
+		}
+		outstanding := 0
+		for _, r := range reqs {
+			if _, done := r.p.Completion(); !done {
+				outstanding++
+			}
+		}
+		if outstanding == 0 {
+			t.Fatalf("round %d: every request completed before Close: the test proves nothing", round)
 		}
 		if err := q.Close(); err != nil {
 			t.Fatal(err)
@@ -462,7 +473,17 @@ func TestCloseReapsEveryCompletionBeforeDestroy(t *testing.T) {
 				t.Errorf("round %d: ticket %d: %d wrong elements (%v)", round, c.Ticket, wrong, err)
 			}
 		}
+		t.Logf("round %d: %d of %d requests outstanding at Close", round, outstanding, requests)
 		noGoroutineLeft(t, baseline)
+	}
+}
+
+func TestOpenNamesTheLibraryItCouldNotLoad(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "libnrt.so.1")
+	r, err := nrtq.Open(nrtq.WithLibrary(missing))
+	var e *nrtq.Error
+	if r != nil || !errors.Is(err, nrtq.ErrLoad) || !errors.As(err, &e) || !strings.Contains(e.Message, missing) {
+		t.Errorf("Open of a missing library: %v", err)
 	}
 }
 

@@ -17,6 +17,7 @@ const GO_TESTS: &[&str] = &[
     "TestTensorSetChecksNameTypeAndSize",
     "TestConcurrentSubmitsCompleteExactlyOnce",
     "TestCloseReapsEveryCompletionBeforeDestroy",
+    "TestOpenNamesTheLibraryItCouldNotLoad",
     "TestBacklogFullSurfacesAsErrBacklogFull",
     "TestClosedQueueRefusesWork",
     "TestContextCancelStopsTheWaitNotTheRequest",
