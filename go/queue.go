@@ -243,12 +243,13 @@ func (q *Queue) reapAll(buf []C.nrtq_completion) error {
 			// here: loudly, rather than resolving a stranger's request.
 			p := h.Value().(*Pending)
 			h.Delete()
+			// Counted before Done closes, so a caller woken by it sees the count.
+			q.resolved.Add(1)
 			p.resolve(Completion{
 				Ticket:    uint64(c.ticket),
 				Status:    Status(c.status),
 				NRTStatus: NRTStatus(c.nrt_status),
 			})
-			q.resolved.Add(1)
 		}
 		q.ring()
 	}
