@@ -129,12 +129,16 @@ fn go_reap_service_verifies_every_output() {
         stdout.contains(&format!("async generation {}", generation.replace('.', ""))),
         "{stdout}"
     );
-    // The thread-local message arrived with its error, read on the call's OS thread.
-    assert!(
-        stdout.contains("last-error probe: nrtq: nrtq_queue_config_set_depth: NRTQ_ERR_INVALID")
-            && stdout.contains("depth must be"),
-        "{stdout}"
-    );
+    // The thread-local message arrived with its error, read on the call's OS thread: the
+    // detail after the status names the argument.
+    let probe = stdout
+        .lines()
+        .find(|l| l.starts_with("last-error probe: "))
+        .unwrap_or_else(|| panic!("no probe line:\n{stdout}"));
+    let (_, detail) = probe
+        .split_once("nrtq_queue_config_set_depth: NRTQ_ERR_INVALID")
+        .unwrap_or_else(|| panic!("probe without its call and status: {probe}"));
+    assert!(detail.contains("depth"), "probe without detail: {probe}");
     assert!(
         number_after(&stdout, "backlog-full retries") > 0,
         "the small backlog never refused a submit:\n{stdout}"
