@@ -771,3 +771,69 @@ func TestErrorMessagesStayWithTheirCall(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Close while many goroutines are submitting: each submit is either accepted, and then
+// resolved by the time Close returns, or refused with ErrClosed; nobody is left waiting.
+func TestCloseRacingSubmitters(t *testing.T) {
+	const submitters = 16
+	q := newQueue(t, addModel, nrtq.WithBacklog(16))
+	var mu sync.Mutex
+	var accepted []*nrtq.Pending
+	started := make(chan struct{}, submitters*4)
+	errs := make(chan error, submitters)
+	var wg sync.WaitGroup
+	for g := 0; g < submitters; g++ {
+		in, out := sets(t, addModel)
+		fillAdd(t, in, float32(g))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				p, err := q.Submit(watchdogCtx(t), in, out)
+				if errors.Is(err, nrtq.ErrClosed) {
+					errs <- nil
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				accepted = append(accepted, p)
+				mu.Unlock()
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				select {
+				case <-p.Done():
+				case <-time.After(watchdog):
+					errs <- fmt.Errorf("ticket %d never resolved", p.Ticket())
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < submitters*2; i++ {
+		<-started
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for _, p := range accepted {
+		if c, ok := p.Completion(); !ok || c.Status != nrtq.StatusOK {
+			t.Errorf("ticket %d after Close: %+v (done %v)", p.Ticket(), c, ok)
+		}
+	}
+	n := len(accepted)
+	mu.Unlock()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("%d requests accepted before Close", n)
+}

@@ -24,6 +24,7 @@ const GO_TESTS: &[&str] = &[
     "TestShutdownPastItsContextResolvesEveryPending",
     "TestQueueFailureSurfacesAsErrQueueFailed",
     "TestErrorMessagesStayWithTheirCall",
+    "TestCloseRacingSubmitters",
     "TestEmulatorModelsOrder",
     "TestEmulatorModelsFromPkgConfig",
 ];
