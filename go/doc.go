@@ -1,0 +1,67 @@
+// Package nrtq drives AWS Neuron devices through libnrtq's auto-refilling queues: submit
+// from any number of goroutines, wait for each request with a select, close without
+// leaving anyone waiting.
+//
+//	rt, err := nrtq.Open()                     // loads libnrt, calls nrt_init
+//	m, err := rt.LoadModel("model.neff")       // nrt_load, plus the model's tensor info
+//	q, err := rt.NewQueue(m, nrtq.WithDepth(3), nrtq.WithBacklog(64))
+//	in, err := m.NewInputs()                   // one device tensor per model input
+//	out, err := m.NewOutputs()
+//	err = nrtq.WriteValues(in, "a", a)         // []float32, checked against the tensor
+//	p, err := q.Submit(ctx, in, out)           // waits for backlog room until ctx ends
+//	select {
+//	case <-p.Done():
+//		err = p.Err()                          // nil, or errors.Is(err, nrtq.ErrExec), ...
+//	case <-ctx.Done():                         // the request still completes, once
+//	}
+//	err = nrtq.ReadValues(out, "out", result)
+//	err = q.Close()                            // reaps every completion, then destroys
+//
+// # Objects and their order
+//
+// A Runtime loads libnrt; Models are loaded through it; Queues and TensorSets are made
+// for a Model. Close them in reverse: tensor sets and queues, then models, then the
+// runtime; a Close that would pull the ground from under another object is refused with
+// ErrBusy. Only one Runtime that initialises libnrt may be open in a process at a time.
+//
+// # Requests
+//
+// Every queue is in nrtq's reap mode. One reaper goroutine per queue waits on the queue's
+// descriptor in Go's netpoller (no OS thread sits blocked in C), reaps completions in
+// batches and resolves each request's Pending, which travels through nrtq as a
+// cgo.Handle. Every accepted request resolves exactly once: its Done channel closes, and
+// Completion and Err give its outcome.
+//
+// A request borrows its tensor sets until it resolves: meanwhile Write, Read and Close on
+// them return ErrTensorSetInUse. An input set may serve several requests at once; an
+// output set one.
+//
+// Submit's context bounds only its wait for backlog room (TrySubmit never waits). An
+// accepted request is not recalled when a context ends: Pending.Wait returns ctx.Err(),
+// the request completes later all the same, and its sets stay lent until it does.
+//
+// # Shutdown
+//
+// Queue.Close refuses new submits, waits until the reaper has resolved every accepted
+// request, stops the reaper, reaps once more, and only then destroys the queue: nrtq
+// discards a reap-mode queue's unreaped completions at destroy, so destroying first would
+// leave goroutines waiting forever. Queue.Shutdown(ctx) does the same with a time limit;
+// past it, the queue is destroyed at once and the requests still out resolve as
+// ErrCancelled with NRTTimeout (their tensor sets, possibly still in the device's hands,
+// are never freed).
+//
+// # Errors
+//
+// Failed calls and failed requests are *Error values carrying nrtq's status, libnrt's raw
+// status and nrtq's per-thread message (read on the failing call's own OS thread). Match
+// them with errors.Is against ErrBacklogFull, ErrTimeout, ErrInvalid, ErrClosed,
+// ErrExec, ErrQueueFailed, ErrCancelled, ErrDeadline and the other Err* sentinels.
+// ErrBacklogFull and ErrTimeout mean "not now": nothing failed.
+//
+// # Building
+//
+// cgo takes every flag from pkg-config's nrtq package (#cgo pkg-config: nrtq): libnrtq
+// and libnrt, whose headers (nrt/nrt.h, nrt/nrt_experimental.h) and -lnrt this package
+// uses directly. Set PKG_CONFIG_PATH to the folder holding nrtq.pc. Package nrtqtest finds
+// the emulator's models for tests.
+package nrtq

@@ -1,0 +1,3 @@
+module nrtq.dev/go/nrtq
+
+go 1.19

@@ -1,0 +1,96 @@
+//! The Go package in go/ (module nrtq.dev/go/nrtq): `go vet`, `gofmt`, and its tests
+//! under the race detector, against the emulator generation `NRT_EMU_API` names. The Go
+//! tests (go/nrtq_test.go) submit from many goroutines at once and count every ticket's
+//! completion, close queues with requests still on the device, and check the error
+//! sentinels; this file checks that they ran and passed. Environment: see go_support.
+mod go_support;
+
+use go_support::{check, go, have_go, root};
+use std::process::Command;
+
+/// The Go tests that must be reported as passed, by name: a test that silently stopped
+/// running (renamed, skipped, filtered) fails here.
+const GO_TESTS: &[&str] = &[
+    "TestRuntimeReportsTheEmulatorGeneration",
+    "TestModelTensorInfo",
+    "TestAnyModelChain",
+    "TestTensorSetChecksNameTypeAndSize",
+    "TestConcurrentSubmitsCompleteExactlyOnce",
+    "TestCloseReapsEveryCompletionBeforeDestroy",
+    "TestOpenNamesTheLibraryItCouldNotLoad",
+    "TestBacklogFullSurfacesAsErrBacklogFull",
+    "TestClosedQueueRefusesWork",
+    "TestContextCancelStopsTheWaitNotTheRequest",
+    "TestShutdownPastItsContextResolvesEveryPending",
+    "TestQueueFailureSurfacesAsErrQueueFailed",
+    "TestErrorMessagesStayWithTheirCall",
+    "TestCloseRacingSubmitters",
+    "TestEmulatorModelsOrder",
+    "TestEmulatorModelsFromPkgConfig",
+];
+
+#[test]
+fn go_vet_is_clean() {
+    if !have_go() {
+        return;
+    }
+    let out = go(&root().join("go"), &["vet", "./..."])
+        .output()
+        .expect("run go vet");
+    check("go vet ./... (go/)", &out);
+}
+
+#[test]
+fn gofmt_is_clean() {
+    if !have_go() {
+        return;
+    }
+    let out = Command::new("gofmt")
+        .args(["-l", "go", "examples-go"])
+        .current_dir(root())
+        .output()
+        .expect("run gofmt");
+    check("gofmt -l", &out);
+    let unformatted = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        unformatted.trim().is_empty(),
+        "files gofmt would change:\n{unformatted}"
+    );
+}
+
+#[test]
+fn go_tests_pass_under_the_race_detector() {
+    if !have_go() {
+        return;
+    }
+    let generation = nrt_emu::selected_generation();
+    let out = go(
+        &root().join("go"),
+        &["test", "-race", "-count=1", "-v", "-timeout=300s", "./..."],
+    )
+    .output()
+    .expect("run go test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    check(
+        &format!("go test -race ./... (go/, NRT_EMU_API={generation})"),
+        &out,
+    );
+    for name in GO_TESTS {
+        assert!(
+            stdout.contains(&format!("--- PASS: {name} ")),
+            "{name} did not pass on {generation}:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("--- SKIP") && !stdout.contains("WARNING: DATA RACE"),
+        "{stdout}"
+    );
+    for package in ["nrtq.dev/go/nrtq", "nrtq.dev/go/nrtq/nrtqtest"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(package)),
+            "no `ok` line for {package}:\n{stdout}"
+        );
+    }
+}
