@@ -17,8 +17,8 @@ import (
 //
 //  1. $NRT_EMU_MODELS, a folder of model files;
 //  2. $NRT_EMU_PREFIX/share/nrt-emu/models, the emulator's install prefix;
-//  3. the modeldir variable of pkg-config's nrt-emu package
-//     (pkg-config --variable=modeldir nrt-emu, honouring PKG_CONFIG_PATH).
+//  3. the models variable of the emulator's libnrt pkg-config package
+//     (pkg-config --variable=models libnrt, honouring PKG_CONFIG_PATH).
 //
 // The first place that is set must exist; the error names every place tried.
 func EmulatorModels() (string, error) {
@@ -31,18 +31,18 @@ func EmulatorModels() (string, error) {
 		return existingDir("NRT_EMU_PREFIX", filepath.Join(prefix, "share", "nrt-emu", "models"))
 	}
 	tried = append(tried, "NRT_EMU_PREFIX (unset)")
-	out, err := exec.Command("pkg-config", "--variable=modeldir", "nrt-emu").Output()
+	out, err := exec.Command("pkg-config", "--variable=models", "libnrt").Output()
 	if dir := strings.TrimSpace(string(out)); err == nil && dir != "" {
-		return existingDir("pkg-config nrt-emu modeldir", dir)
+		return existingDir("pkg-config libnrt models", dir)
 	}
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
-		tried = append(tried, "pkg-config nrt-emu (not found on PKG_CONFIG_PATH)")
+		tried = append(tried, "pkg-config libnrt (not found on PKG_CONFIG_PATH)")
 	case err != nil:
 		tried = append(tried, fmt.Sprintf("pkg-config (%v)", err))
 	default:
-		tried = append(tried, "pkg-config nrt-emu (no modeldir variable)")
+		tried = append(tried, "pkg-config libnrt (no models variable: a real Neuron install ships no models)")
 	}
 	return "", fmt.Errorf("nrtqtest: no emulator models found; tried %s", strings.Join(tried, ", "))
 }

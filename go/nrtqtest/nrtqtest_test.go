@@ -42,8 +42,8 @@ func TestEmulatorModelsOrder(t *testing.T) {
 func TestEmulatorModelsFromPkgConfig(t *testing.T) {
 	models := t.TempDir()
 	pc := t.TempDir()
-	text := "modeldir=" + models + "\nName: nrt-emu\nDescription: test\nVersion: 0\n"
-	if err := os.WriteFile(filepath.Join(pc, "nrt-emu.pc"), []byte(text), 0o644); err != nil {
+	text := "models=" + models + "\nName: libnrt\nDescription: test\nVersion: 0\n"
+	if err := os.WriteFile(filepath.Join(pc, "libnrt.pc"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("NRT_EMU_MODELS", "")

@@ -37,11 +37,12 @@ pub fn libnrt_dir() -> PathBuf {
 /// The one place that says how a Go build finds libnrtq and libnrt: a folder for
 /// PKG_CONFIG_PATH holding uninstalled pkg-config files for this build tree.
 ///
-/// - `nrt-emu.pc`: libnrt of the generation `NRT_EMU_API` names (target/<profile>/emu/<gen>,
-///   with an rpath), its headers (nrt-emu/include), and the variable `modeldir`
-///   (nrt-emu/models) that `nrtqtest.EmulatorModels` reads;
+/// - `libnrt.pc`: libnrt of the generation `NRT_EMU_API` names (target/<profile>/emu/<gen>,
+///   with an rpath), its headers (nrt-emu/include), and the variable `models`
+///   (nrt-emu/models) that `nrtqtest.EmulatorModels` reads — the names the installed
+///   emulator's `libnrt.pc` uses;
 /// - `nrtq.pc`: libnrtq (target/<profile>, with an rpath) and include/nrtq.h, requiring
-///   `nrt-emu`, so `#cgo pkg-config: nrtq` alone brings both libraries' flags.
+///   `libnrt`, so `#cgo pkg-config: nrtq` alone brings both libraries' flags.
 ///
 /// Once installed `.pc` files exist, this is the function to point at them instead.
 /// Each generation has its own folder, and the generation is also passed in CGO_CFLAGS
@@ -57,16 +58,19 @@ fn write_pkg_config_files() -> PathBuf {
     let dir = go_dir().join(format!("pkgconfig-{generation}"));
     std::fs::create_dir_all(&dir).expect("create the pkg-config folder");
     let root = root();
+    // The same names as the installed emulator's (libnrt-emu.pc.in): package `libnrt`,
+    // variable `models`; here pointing into the build tree.
+    let async_api = if generation == "2.28" { 2 } else { 3 };
     let nrt_emu = format!(
         "# Uninstalled pkg-config file for the emulator's libnrt (written by tests/go_support).\n\
          libdir={lib}\n\
          includedir={inc}\n\
-         modeldir={models}\n\
+         models={models}\n\
          generation={generation}\n\n\
-         Name: nrt-emu\n\
+         Name: libnrt\n\
          Description: nrt-emu, a software libnrt (SDK {generation} async API)\n\
          Version: {generation}\n\
-         Cflags: -I${{includedir}}\n\
+         Cflags: -I${{includedir}} -DNRT_ASYNC_API_VERSION={async_api}\n\
          Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lnrt\n",
         lib = libnrt_dir().display(),
         inc = root.join("nrt-emu/include").display(),
@@ -79,14 +83,14 @@ fn write_pkg_config_files() -> PathBuf {
          Name: nrtq\n\
          Description: Auto-refilling queues over the AWS Neuron Runtime async API\n\
          Version: {version}\n\
-         Requires: nrt-emu\n\
+         Requires: libnrt\n\
          Cflags: -I${{includedir}}\n\
          Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lnrtq\n",
         lib = profile_dir().display(),
         inc = root.join("include").display(),
         version = env!("CARGO_PKG_VERSION"),
     );
-    for (name, text) in [("nrt-emu.pc", nrt_emu), ("nrtq.pc", nrtq)] {
+    for (name, text) in [("libnrt.pc", nrt_emu), ("nrtq.pc", nrtq)] {
         // Written aside and renamed: another test process may be reading the file.
         let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
         std::fs::write(&tmp, text).expect("write a pkg-config file");
