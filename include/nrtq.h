@@ -331,8 +331,11 @@ typedef struct nrtq_completion {
 
 /**
  * A completion callback (callback mode). Runs on the runtime's completion thread, one
- * request at a time, in completion order (which is submission order within a queue), with
- * no nrtq lock held. `completion` is valid only during the call.
+ * request at a time, with no nrtq lock held. Within a queue, completions are delivered in
+ * submission (ticket) order whatever completed them — the device, a refusal by libnrt, an
+ * execution error, a dead unit, a deadline, a cancellation, teardown: when ticket N is
+ * delivered, every earlier ticket of the queue has been. `completion` is valid only during
+ * the call.
  *
  * It may call `nrtq_queue_submit` (on any queue). It must not destroy, wait on or drain a
  * queue of the same runtime, nor close the runtime: those return
@@ -568,19 +571,6 @@ nrtq_status nrtq_queue_config_set_refill_callback(struct nrtq_queue_config *cfg,
 nrtq_status nrtq_queue_config_set_fatal_callback(struct nrtq_queue_config *cfg,
                                                  nrtq_fatal_fn callback,
                                                  uint64_t user_data);
-
-/**
- * The message of the most recent failed nrtq call on the calling thread ("" if none).
- *
- * The status code is the truth; this only adds detail (which argument, which libnrt
- * status, every place tried when loading). The pointer is owned by nrtq and stays valid
- * until the next nrtq call that fails on this thread; copy it to keep it. The message is
- * per OS thread, so Go callers must read it on the same locked OS thread as the failing
- * call (`runtime.LockOSThread`). Successful calls leave it unchanged, with one exception:
- * a successful `nrtq_runtime_open` that had to ignore `NRTQ_LIBNRT` leaves a warning
- * starting "warning" there.
- */
-const char *nrtq_last_error(void);
 
 /**
  * The library version, e.g. "0.1.0": a static NUL-terminated string (never free it).
@@ -840,6 +830,19 @@ nrtq_status nrtq_queue_stats(const struct nrtq_queue *q, struct nrtq_stats *stat
  * Thread-safe.
  */
 const char *nrtq_status_str(uint32_t status);
+
+/**
+ * The message of the most recent failed nrtq call on the calling thread ("" if none).
+ *
+ * The status code is the truth; this only adds detail (which argument, which libnrt
+ * status, every place tried when loading). The pointer is owned by nrtq and stays valid
+ * until the next nrtq call that fails on this thread; copy it to keep it. The message is
+ * per OS thread, so Go callers must read it on the same locked OS thread as the failing
+ * call (`runtime.LockOSThread`). Successful calls leave it unchanged, with one exception:
+ * a successful `nrtq_runtime_open` that had to ignore `NRTQ_LIBNRT` leaves a warning
+ * starting "warning" there.
+ */
+const char *nrtq_last_error(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -5,7 +5,7 @@
 //! the completion time of one known request (the *anchor*). The request `k` places after
 //! the anchor ends `k × estimate` later, unless the device ran dry in between, which the
 //! engine accounts for with the schedule times of its own requests
-//! (see `predicted_end` in `queue/retire.rs`).
+//! (see `predicted_end` in `queue/timing.rs`).
 //!
 //! **Device time.** Every read of the completed-sequence counter is a *reading* `(t, c)`:
 //! request `c` ended at or before `t`, and request `c + 1` (when one is queued) had not.

@@ -28,8 +28,11 @@ pub struct nrtq_completion {
 }
 
 /// A completion callback (callback mode). Runs on the runtime's completion thread, one
-/// request at a time, in completion order (which is submission order within a queue), with
-/// no nrtq lock held. `completion` is valid only during the call.
+/// request at a time, with no nrtq lock held. Within a queue, completions are delivered in
+/// submission (ticket) order whatever completed them — the device, a refusal by libnrt, an
+/// execution error, a dead unit, a deadline, a cancellation, teardown: when ticket N is
+/// delivered, every earlier ticket of the queue has been. `completion` is valid only during
+/// the call.
 ///
 /// It may call `nrtq_queue_submit` (on any queue). It must not destroy, wait on or drain a
 /// queue of the same runtime, nor close the runtime: those return

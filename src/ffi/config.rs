@@ -9,20 +9,12 @@ use std::time::Duration;
 
 use super::completion::{nrtq_completion_fn, nrtq_completion_hook_fn, CTarget};
 use super::ffi_boundary;
+pub use super::handle::nrtq_queue_config;
 use super::handle::{box_free, box_into_handle, queue_handle, try_box_mut};
 use super::out::try_out;
 use super::status::{fail_msg, nrtq_status};
 use crate::queue::{Delivery, Queue, QueueConfig, WaitPolicy};
 use crate::status::Status;
-
-/// Settings for `nrtq_queue_create`, built with setters.
-///
-/// Created by `nrtq_queue_config_new` with the defaults documented on each setter; released
-/// by `nrtq_queue_config_free`. `nrtq_queue_create` copies it, so one config can create
-/// several queues and be freed right after. Not safe for concurrent mutation.
-pub struct nrtq_queue_config {
-    _private: [u8; 0],
-}
 
 /// How a queue hands completions to the application.
 #[repr(u32)]

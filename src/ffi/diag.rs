@@ -1,22 +1,13 @@
-//! Diagnostics: the thread-local last-error message (and the hints and warnings it
-//! carries), the library version and the log hook.
-use std::cell::RefCell;
+//! Diagnostics: the hints and warnings the last-error message carries (the message itself
+//! is kept in `status`), the library version and the log hook.
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use super::ffi_boundary;
-use super::status::{fail, fail_msg, nrtq_status};
+pub use super::status::nrtq_last_error;
+use super::status::{fail, fail_msg, nrtq_status, set_last_error};
 use crate::log::{self, log, Level};
 use crate::status::{Error, Status};
-
-thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
-}
-
-pub(crate) fn set_last_error(msg: &str) {
-    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = c);
-}
 
 /// A failed `nrtq_runtime_open`: the error, plus a hint for the common mistake of asking
 /// nrtq to initialise a libnrt that the application already initialised.
@@ -42,20 +33,6 @@ pub(crate) fn open_warning() {
         log!(Level::Warn, "{note}");
         set_last_error(&format!("warning (the runtime opened): {note}"));
     }
-}
-
-/// The message of the most recent failed nrtq call on the calling thread ("" if none).
-///
-/// The status code is the truth; this only adds detail (which argument, which libnrt
-/// status, every place tried when loading). The pointer is owned by nrtq and stays valid
-/// until the next nrtq call that fails on this thread; copy it to keep it. The message is
-/// per OS thread, so Go callers must read it on the same locked OS thread as the failing
-/// call (`runtime.LockOSThread`). Successful calls leave it unchanged, with one exception:
-/// a successful `nrtq_runtime_open` that had to ignore `NRTQ_LIBNRT` leaves a warning
-/// starting "warning" there.
-#[no_mangle]
-pub extern "C" fn nrtq_last_error() -> *const c_char {
-    ffi_boundary!(c"".as_ptr(), { LAST_ERROR.with(|e| e.borrow().as_ptr()) })
 }
 
 /// The library version, e.g. "0.1.0": a static NUL-terminated string (never free it).

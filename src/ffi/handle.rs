@@ -16,11 +16,48 @@
 //! `NRTQ_ERR_NULL` and a message naming the argument.
 use std::sync::Arc;
 
-use super::config::nrtq_queue_config;
-use super::queue::nrtq_queue;
-use super::runtime::nrtq_runtime;
 use crate::queue::{Queue, QueueConfig, Shared};
 use crate::runtime::Runtime;
+
+// The opaque C handle types, declared here with their one ownership kind each (see
+// `Castable` below), so that every entry-point file depends on this module and none the
+// other way round.
+
+/// A runtime: one loaded libnrt and the completion thread serving its queues.
+///
+/// Created by `nrtq_runtime_open`, released by `nrtq_runtime_close`, which consumes the
+/// handle when it returns `NRTQ_OK` (it refuses while queues are open, leaving the handle
+/// valid). The getters may be called from any thread concurrently; close must not race
+/// with any other use of the handle. Only one runtime per process may be opened with
+/// `init` = true at a time (see `nrtq_runtime_open`). Methods: `nrtq_runtime_open`,
+/// `nrtq_runtime_close`, `nrtq_runtime_generation`, `nrtq_runtime_version`,
+/// `nrtq_queue_create`.
+pub struct nrtq_runtime {
+    _private: [u8; 0],
+}
+
+/// An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
+///
+/// Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`, which consumes the
+/// handle unless it refuses with `NRTQ_ERR_NULL` or `NRTQ_ERR_WOULD_DEADLOCK`. Every
+/// function taking a queue may be called from any number of threads at once (submit is
+/// designed for it), except that nothing may use the handle concurrently with or after the
+/// destroy that consumes it.
+/// Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
+/// `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
+/// `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.
+pub struct nrtq_queue {
+    _private: [u8; 0],
+}
+
+/// Settings for `nrtq_queue_create`, built with setters.
+///
+/// Created by `nrtq_queue_config_new` with the defaults documented on each setter; released
+/// by `nrtq_queue_config_free`. `nrtq_queue_create` copies it, so one config can create
+/// several queues and be freed right after. Not safe for concurrent mutation.
+pub struct nrtq_queue_config {
+    _private: [u8; 0],
+}
 
 /// Ownership kind: the handle is a `Box::into_raw`, with exactly one owner.
 pub(crate) enum Boxed {}

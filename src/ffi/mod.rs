@@ -38,7 +38,7 @@ macro_rules! ffi_boundary {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)) {
             Ok(v) => v,
             Err(_) => {
-                $crate::ffi::diag::set_last_error(
+                $crate::ffi::status::set_last_error(
                     "internal panic in nrtq, caught at the C boundary",
                 );
                 $on_panic

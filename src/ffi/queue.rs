@@ -6,29 +6,16 @@
 use std::ffi::c_void;
 
 use super::completion::{nrtq_completion_fn, CTarget};
-use super::config::nrtq_queue_config;
+pub use super::handle::nrtq_queue;
+use super::handle::nrtq_queue_config;
+use super::handle::nrtq_runtime;
 use super::handle::{arc_into_handle, arc_release, try_box_ref, try_queue};
 use super::out::{opt_out, try_out};
-use super::runtime::nrtq_runtime;
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
 use crate::queue::{Delivery, QueueConfig};
 use crate::status::Status;
-
-/// An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
-///
-/// Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`, which consumes the
-/// handle unless it refuses with `NRTQ_ERR_NULL` or `NRTQ_ERR_WOULD_DEADLOCK`. Every
-/// function taking a queue may be called from any number of threads at once (submit is
-/// designed for it), except that nothing may use the handle concurrently with or after the
-/// destroy that consumes it.
-/// Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
-/// `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
-/// `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.
-pub struct nrtq_queue {
-    _private: [u8; 0],
-}
 
 /// Create a queue running `model` on its logical core.
 ///

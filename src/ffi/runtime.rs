@@ -10,25 +10,13 @@ use parking_lot::Mutex;
 
 use super::diag::{open_failure, open_warning};
 use super::ffi_boundary;
+pub use super::handle::nrtq_runtime;
 use super::handle::{box_free, box_into_handle, try_box_ref};
 use super::out::{copy_str_out, opt_out, opt_str, try_out, try_out_slice};
 use super::status::{fail, fail_msg, nrtq_status};
 use crate::backend::Generation;
 use crate::runtime::{OpenOptions, Runtime};
 use crate::status::Status;
-
-/// A runtime: one loaded libnrt and the completion thread serving its queues.
-///
-/// Created by `nrtq_runtime_open`, released by `nrtq_runtime_close`, which consumes the
-/// handle when it returns `NRTQ_OK` (it refuses while queues are open, leaving the handle
-/// valid). The getters may be called from any thread concurrently; close must not race
-/// with any other use of the handle. Only one runtime per process may be opened with
-/// `init` = true at a time (see `nrtq_runtime_open`). Methods: `nrtq_runtime_open`,
-/// `nrtq_runtime_close`, `nrtq_runtime_generation`, `nrtq_runtime_version`,
-/// `nrtq_queue_create`.
-pub struct nrtq_runtime {
-    _private: [u8; 0],
-}
 
 /// The address of the open runtime that nrtq opened with `init` = true (0: none). libnrt is
 /// initialised once per process, and that runtime's close calls `nrt_close`, which would
@@ -98,6 +86,15 @@ pub extern "C" fn nrtq_runtime_open(
         // Held through the open, so two init = true opens cannot both pass the check.
         let mut init_owner = INIT_OWNER.lock();
         if init && *init_owner != 0 {
+            // A library that cannot be loaded is the first thing to hear of: try it
+            // without initialising anything, and report that failure if there is one.
+            let probe = OpenOptions {
+                library: path.map(PathBuf::from),
+                init: false,
+            };
+            if let Err(e) = Runtime::open(&probe) {
+                return fail(e);
+            }
             return fail_msg(
                 Status::InvalidArgument,
                 "another nrtq runtime opened with init=true is still open, and libnrt is \

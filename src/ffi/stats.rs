@@ -4,8 +4,8 @@
     reason = "C entry points only (see the ffi module docs)"
 )]
 use super::ffi_boundary;
+use super::handle::nrtq_queue;
 use super::handle::try_queue;
-use super::queue::nrtq_queue;
 use super::status::{fail_msg, nrtq_status};
 use crate::status::Status;
 

@@ -2,12 +2,10 @@
 //! the backlog may grow, how completions are delivered and waited for, and the hooks the
 //! application hands in. Kept apart from the engine so a reader can see every knob (and
 //! its default) without reading how the knobs are used.
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::handle::Queue;
-use super::request::Completion;
-use crate::status::{Error, NrtStatus, Result, Status};
+use super::{CompletionHook, FatalHook, RefillHook};
+use crate::status::{Error, Result, Status};
 
 /// How completions reach the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,13 +26,6 @@ pub enum WaitPolicy {
     /// lowest notification latency, more CPU per request.
     LowLatency,
 }
-
-/// The queue-wide completion callback, for requests submitted without their own.
-pub type CompletionHook = Arc<dyn Fn(&Completion) + Send + Sync>;
-/// Pull mode: called with the queue and how many requests it has room for.
-pub type RefillHook = Arc<dyn Fn(&Queue, usize) + Send + Sync>;
-/// Called once when the queue fails terminally: (queue, nrtq status, raw libnrt status).
-pub type FatalHook = Arc<dyn Fn(&Queue, Status, NrtStatus) + Send + Sync>;
 
 /// Settings of one queue, fixed at creation.
 #[derive(Clone)]

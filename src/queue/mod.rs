@@ -41,9 +41,21 @@ mod ring;
 mod shared;
 mod timing;
 
-pub use config::{CompletionHook, Delivery, FatalHook, QueueConfig, RefillHook, WaitPolicy};
+pub use config::{Delivery, QueueConfig, WaitPolicy};
 pub use handle::Queue;
 pub(crate) use request::Done;
 pub use request::{Callback, Completion};
 pub(crate) use shared::{CompletionThread, Home, Shared};
 pub(crate) use timing::WaitPlan;
+
+use crate::status::{NrtStatus, Status};
+use std::sync::Arc;
+
+// The hooks an application hands in with its settings name the queue handle, so they are
+// declared here, at the queue's face, rather than in `config` (which `handle` imports).
+/// The queue-wide completion callback, for requests submitted without their own.
+pub type CompletionHook = Arc<dyn Fn(&Completion) + Send + Sync>;
+/// Pull mode: called with the queue and how many requests it has room for.
+pub type RefillHook = Arc<dyn Fn(&Queue, usize) + Send + Sync>;
+/// Called once when the queue fails terminally: (queue, nrtq status, raw libnrt status).
+pub type FatalHook = Arc<dyn Fn(&Queue, Status, NrtStatus) + Send + Sync>;
