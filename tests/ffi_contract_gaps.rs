@@ -648,10 +648,8 @@ fn the_reap_descriptor_is_closed_when_destroy_returns() {
         let mut fd = -1;
         assert_eq!(nrtq_queue_reap_fd(q, &mut fd), NRTQ_OK);
         // SAFETY: F_GETFD on any integer is harmless.
-        assert!(
-            unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0,
-            "open while the queue lives"
-        );
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert!(flags >= 0, "open while the queue lives");
         if with_work {
             assert_eq!(submit(q, &io, None, 1), Ok(1));
         }
