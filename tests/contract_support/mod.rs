@@ -252,6 +252,12 @@ pub fn reap_into_log(q: *mut nrtq_queue) -> usize {
 /// Assert that `done` delivers exactly `accepted` (each once) in strictly increasing ticket
 /// order, printing the first place the order breaks with its neighbourhood.
 pub fn assert_in_order_exactly_once(done: &[nrtq_completion], accepted: &[u64]) {
+    assert_in_order(done);
+    assert_exactly_once(done, accepted);
+}
+
+/// Assert that the delivered tickets are strictly increasing.
+pub fn assert_in_order(done: &[nrtq_completion]) {
     for (i, w) in done.windows(2).enumerate() {
         if w[1].ticket <= w[0].ticket {
             let from = i.saturating_sub(4);
@@ -272,8 +278,15 @@ pub fn assert_in_order_exactly_once(done: &[nrtq_completion], accepted: &[u64]) 
             );
         }
     }
+}
+
+/// Assert that the delivered tickets are the accepted ones, each exactly once.
+pub fn assert_exactly_once(done: &[nrtq_completion], accepted: &[u64]) {
     let mut got: Vec<u64> = done.iter().map(|c| c.ticket).collect();
     got.sort_unstable();
+    if let Some(w) = got.windows(2).find(|w| w[0] == w[1]) {
+        panic!("ticket {} delivered more than once", w[0]);
+    }
     let mut want = accepted.to_vec();
     want.sort_unstable();
     assert_eq!(
