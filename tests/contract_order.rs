@@ -203,8 +203,10 @@ fn dead_unit(reap: bool) {
         reap,
         ..Setup::default()
     };
+    // 1 ms per request: the burst has 50 ms to outrun the unit's death, even on a
+    // loaded machine.
     scenario(
-        100_000,
+        1_000_000,
         &["unrecoverable after=50"],
         setup,
         200,
@@ -252,13 +254,14 @@ fn a_dead_unit_keeps_submission_order_reap() {
     );
 }
 
-/// Request 50 never completes; with a 100 ms deadline the queue fails: tickets 1–49
+/// Request 50 never completes; with a 500 ms deadline the queue fails: tickets 1–49
 /// complete `NRTQ_OK`, 50 and everything after it `NRTQ_ERR_DEADLINE` (the fatal
 /// callback's "every request still in the queue completes with that status").
 fn deadline(reap: bool) {
     let setup = Setup {
         reap,
-        deadline_us: 100_000,
+        // Far above any healthy request's time on the device, even on a loaded machine.
+        deadline_us: 500_000,
         ..Setup::default()
     };
     scenario(100_000, &["hang seq=50"], setup, 200, |q, b, done| {
@@ -376,8 +379,9 @@ fn destroy_delivers_in_flight_then_cancelled_backlog_in_ticket_order() {
         LIMIT,
         || {
             let rt = open_runtime();
-            // 2 ms per request: the ten submits are done long before the first completes.
-            let m = add_model(64, 2_000_000, &["error seq=2 code=1004"]);
+            // 5 ms per request: the ten submits and the destroy come long before ticket 10
+            // could reach the device (35 ms).
+            let m = add_model(64, 5_000_000, &["error seq=2 code=1004"]);
             let io = Io::new(64, 1.0);
             let q = create_queue(rt, m, Setup::default());
             let b = burst(q, &io, 10);
@@ -479,7 +483,7 @@ fn a_queue_failed_by_its_deadline_refuses_submits_with_queue_failed() {
                 rt,
                 m,
                 Setup {
-                    deadline_us: 50_000,
+                    deadline_us: 300_000,
                     ..Setup::default()
                 },
             );

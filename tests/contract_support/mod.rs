@@ -131,6 +131,9 @@ pub static NULL_COMPLETIONS: AtomicU64 = AtomicU64::new(0);
 
 /// The completion callback: appends to `DELIVERED`. It must not panic (it runs across the
 /// C boundary), so it only records; the test asserts afterwards.
+///
+/// # Safety
+/// `c` is NULL or points to a completion valid for the call, as nrtq passes it.
 pub unsafe extern "C" fn record(c: *const nrtq_completion) {
     if c.is_null() {
         NULL_COMPLETIONS.fetch_add(1, Ordering::SeqCst);
