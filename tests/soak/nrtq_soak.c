@@ -6,10 +6,11 @@
  * libnrt refusing every K-th schedule call (NRT_EMU_FAULTS, read at nrt_init), every E-th
  * request of each core's model completing with an execution error, and, in some rounds,
  * one core's unit dying and another's hanging (queues there fail by their deadline).
- * Several threads each own a few lanes; a lane is a queue that is created (callback or
- * reap delivery, random depth and backlog), fed in random bursts, sometimes destroyed
- * mid-stream with requests on the device and in the backlog, destroyed when it fails, and
- * created again (on the failed core too, once, so that a queue is born on a dead unit).
+ * Several threads each own two lanes and share one more; a lane is a queue that is created
+ * (callback or reap delivery, random depth and backlog), fed in random bursts, sometimes
+ * destroyed mid-stream with requests on the device and in the backlog, destroyed when it
+ * fails, and created again (on a failed core too, now and then, so that queues are born on
+ * a dead unit). The shared lane gets concurrent submits (and reaps) from every thread.
  *
  * Every completion is checked as it arrives: it belongs to a live queue, its ticket was
  * not delivered before, tickets arrive in increasing order within a queue (the header's
@@ -22,7 +23,9 @@
  *
  *   nrtq_soak                        size and seed from the environment:
  *   SOAK_REQUESTS=1000000            accepted requests to run (default 1000000)
- *   SOAK_SEED=12345                  seed (default: from the clock; always printed)
+ *   SOAK_SEED=12345                  seed (default: from the clock; always printed); it
+ *                                    replays the faults and every thread's choices (the
+ *                                    threads' interleaving is the scheduler's)
  *   SOAK_THREADS=3                   submitting threads (default 3)
  *   SOAK_ROUND=200000                accepted requests per round (runtime) (default 200000)
  *
@@ -150,7 +153,7 @@ typedef struct incarnation {
     int core;
     bool reap;
     uint64_t cap;            /* tickets this incarnation may use: submits stop before */
-    uint64_t attempts;       /* submits tried (an upper bound of tickets issued) */
+    _Atomic uint64_t attempts; /* submits tried (an upper bound of tickets issued) */
     uint8_t *accepted;       /* [cap + 1], by the owning thread */
     uint32_t *sent_tag;      /* [cap + 1] low half of user_data given at submit */
     /* The delivery side, under `lock`: the header does not say which thread delivers a
@@ -241,19 +244,26 @@ typedef struct core_state {
     _Atomic int failures; /* queues that failed here: after 3, no more queues here */
 } core_state;
 
+typedef struct lane {
+    nrtq_queue *q;
+    incarnation *inc;
+    _Atomic bool failed;       /* a submit was refused because the queue failed terminally */
+    _Atomic bool backlog_full; /* the last submit found the backlog full */
+    /* Reaping and recording happen together under this lock: two reapers each get their
+     * completions oldest first, but could record them interleaved. */
+    pthread_mutex_t reap_lock;
+} lane;
+
 typedef struct round_ctx {
     nrtq_runtime *rt;
     core_state cores[CORES];
     uint64_t seed;
     uint64_t quota_per_thread;
+    /* The lane every thread submits to. Nothing may use a queue during or after its
+     * destroy, so submitters hold the lock for reading and destroy/create for writing. */
+    lane shared;
+    pthread_rwlock_t shared_lock;
 } round_ctx;
-
-typedef struct lane {
-    nrtq_queue *q;
-    incarnation *inc;
-    bool failed;       /* a submit was refused because the queue failed terminally */
-    bool backlog_full; /* the last submit found the backlog full */
-} lane;
 
 typedef struct worker {
     round_ctx *round;
@@ -271,16 +281,18 @@ static void fail_call(const char *call, nrtq_status s) {
 
 static void reap_all(lane *l) {
     nrtq_completion buf[64];
+    pthread_mutex_lock(&l->reap_lock);
     for (;;) {
         size_t n = 0;
         nrtq_status s = nrtq_queue_reap(l->q, buf, 64, &n);
         if (s != NRTQ_OK) {
             fail_call("nrtq_queue_reap", s);
-            return;
+            break;
         }
-        if (n == 0) return;
+        if (n == 0) break;
         for (size_t i = 0; i < n; i++) deliver(&buf[i]);
     }
+    pthread_mutex_unlock(&l->reap_lock);
 }
 
 static int pick_core(worker *w) {
@@ -445,7 +457,7 @@ static bool submit_one(worker *w, lane *l) {
     nrtq_completion_fn cb = one_in(&w->rng, 2) ? on_complete : NULL;
     uint64_t ticket = 0;
     nrtq_status s;
-    inc->attempts++;
+    if (atomic_fetch_add(&inc->attempts, 1) >= inc->cap) return false;
     if (!inc->reap && (l->backlog_full || one_in(&w->rng, 4)))
         s = nrtq_queue_submit_timeout(l->q, core->inputs, core->outputs, cb, user_data, 50000,
                                       &ticket);
@@ -501,9 +513,42 @@ static bool submit_one(worker *w, lane *l) {
     }
 }
 
+/* One burst of submits on `l`; returns how the lane must finish now, or -1 to keep it. */
+static int burst_on(worker *w, lane *l) {
+    uint64_t burst = between(&w->rng, 1, 64);
+    for (uint64_t i = 0; i < burst; i++)
+        if (!submit_one(w, l)) break;
+    if (l->inc->reap) reap_all(l);
+    if (atomic_load(&l->failed) || atomic_load(&l->inc->attempts) >= l->inc->cap)
+        return FINISH_DRAIN;
+    if (!l->inc->reap && one_in(&w->rng, 128)) return FINISH_MIDSTREAM;
+    return -1;
+}
+
+/* A burst on the shared lane; whoever finds it finished (or missing) destroys and
+ * recreates it, unless another thread did so meanwhile. */
+static void shared_turn(worker *w) {
+    round_ctx *rc = w->round;
+    pthread_rwlock_rdlock(&rc->shared_lock);
+    incarnation *inc = rc->shared.inc;
+    int how = inc ? burst_on(w, &rc->shared) : FINISH_DRAIN;
+    pthread_rwlock_unlock(&rc->shared_lock);
+    if (inc && how < 0) return;
+    pthread_rwlock_wrlock(&rc->shared_lock);
+    if (rc->shared.inc == inc) { /* incarnations are freed at the round's end only */
+        if (inc) lane_finish(w, &rc->shared, (enum finish_how)how);
+        lane_create(w, &rc->shared);
+    }
+    pthread_rwlock_unlock(&rc->shared_lock);
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     while (w->accepted < w->round->quota_per_thread) {
+        if (one_in(&w->rng, 4)) {
+            shared_turn(w);
+            continue;
+        }
         lane *l = &w->lanes[between(&w->rng, 0, LANES_PER_THREAD - 1)];
         if (!l->q && !lane_create(w, l)) {
             sched_yield(); /* every core has failed: the others' lanes will finish the round */
@@ -513,14 +558,8 @@ static void *worker_main(void *arg) {
             if (!any_core) break;
             continue;
         }
-        uint64_t burst = between(&w->rng, 1, 64);
-        for (uint64_t i = 0; i < burst && l->inc->attempts < l->inc->cap; i++)
-            if (!submit_one(w, l)) break;
-        if (l->inc->reap) reap_all(l);
-        if (l->failed || l->inc->attempts >= l->inc->cap)
-            lane_finish(w, l, FINISH_DRAIN);
-        else if (!l->inc->reap && one_in(&w->rng, 128))
-            lane_finish(w, l, FINISH_MIDSTREAM);
+        int how = burst_on(w, l);
+        if (how >= 0) lane_finish(w, l, (enum finish_how)how);
     }
     for (int i = 0; i < LANES_PER_THREAD; i++)
         if (w->lanes[i].q) lane_finish(w, &w->lanes[i], FINISH_DRAIN);
@@ -573,6 +612,8 @@ static void run_round(uint64_t seed, int round, int threads, uint64_t quota) {
     setenv("NRT_EMU_FAULTS", faults, 1); /* read by nrt_init, inside nrtq_runtime_open */
 
     round_ctx rc = {.seed = seed, .quota_per_thread = quota / (uint64_t)threads + 1};
+    pthread_rwlock_init(&rc.shared_lock, NULL);
+    pthread_mutex_init(&rc.shared.reap_lock, NULL);
     nrtq_status s = nrtq_runtime_open(NULL, true, &rc.rt);
     if (s != NRTQ_OK) {
         fprintf(stderr, "nrtq_runtime_open: %s (%s)\n", nrtq_status_str(s), nrtq_last_error());
@@ -605,9 +646,11 @@ static void run_round(uint64_t seed, int round, int threads, uint64_t quota) {
         ws[i].index = i;
         ws[i].rng = rng ^ (0x1234567ull * (uint64_t)(i + 1));
         splitmix(&ws[i].rng);
+        for (int k = 0; k < LANES_PER_THREAD; k++) pthread_mutex_init(&ws[i].lanes[k].reap_lock, NULL);
         pthread_create(&tids[i], NULL, worker_main, &ws[i]);
     }
     for (int i = 0; i < threads; i++) pthread_join(tids[i], NULL);
+    if (rc.shared.q) lane_finish(&ws[0], &rc.shared, FINISH_DRAIN);
 
     s = nrtq_runtime_close(rc.rt);
     if (s != NRTQ_OK) fail_call("nrtq_runtime_close", s);
@@ -625,7 +668,10 @@ static void run_round(uint64_t seed, int round, int threads, uint64_t quota) {
             free(inc);
         }
         free(ws[i].all);
+        for (int k = 0; k < LANES_PER_THREAD; k++) pthread_mutex_destroy(&ws[i].lanes[k].reap_lock);
     }
+    pthread_mutex_destroy(&rc.shared.reap_lock);
+    pthread_rwlock_destroy(&rc.shared_lock);
 }
 
 static uint64_t env_u64(const char *name, uint64_t dflt) {
