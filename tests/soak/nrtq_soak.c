@@ -409,7 +409,8 @@ static void lane_finish(worker *w, lane *l, enum finish_how how) {
     }
     nrtq_status fs = NRTQ_OK;
     uint32_t fraw = 0;
-    if (nrtq_queue_failure(l->q, &fs, &fraw) != NRTQ_OK) fail_call("nrtq_queue_failure", fs);
+    nrtq_status qs = nrtq_queue_failure(l->q, &fs, &fraw);
+    if (qs != NRTQ_OK) fail_call("nrtq_queue_failure", qs);
     bool known_failed = fs != NRTQ_OK;
 
     int64_t timeout = how == FINISH_MIDSTREAM ? (int64_t[]){-1, 0, 2000, 100000}[between(&w->rng, 0, 3)]
