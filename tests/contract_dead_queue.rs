@@ -95,7 +95,12 @@ fn kill_the_unit(rt: *mut nrtq_runtime, m: *mut neuron_sys::nrt_model_t, io: &Io
     let q = create_queue(rt, m, SMALL);
     let (_, refused) = submit_until_refused(q, io);
     drain_all(q, false);
-    assert_eq!(refused, NRTQ_ERR_QUEUE_FAILED, "the first queue: {}", last_error());
+    assert_eq!(
+        refused,
+        NRTQ_ERR_QUEUE_FAILED,
+        "the first queue: {}",
+        last_error()
+    );
     assert_eq!(destroy(q, 1_000_000), NRTQ_OK, "{}", last_error());
     DELIVERED.lock().unwrap().clear();
 }
@@ -147,7 +152,10 @@ fn drain_on_a_queue_failed_before_anyone_waited_returns_at_once() {
                 }
             }
             timing.check("drain(2 s)");
-            assert!(delivered().is_empty(), "refused submits completed something");
+            assert!(
+                delivered().is_empty(),
+                "refused submits completed something"
+            );
             unload(m);
             close_runtime(rt);
             drop(io);
@@ -240,7 +248,8 @@ fn accepted_then_failed(op: &str) {
         }
         assert!(done
             .iter()
-            .all(|c| (c.status, c.nrt_status) == (NRTQ_ERR_QUEUE_FAILED, NRT_EXEC_UNIT_UNRECOVERABLE)));
+            .all(|c| (c.status, c.nrt_status)
+                == (NRTQ_ERR_QUEUE_FAILED, NRT_EXEC_UNIT_UNRECOVERABLE)));
         assert_eq!(destroy(q, 1_000_000), NRTQ_OK, "{}", last_error());
         unload(m);
         close_runtime(rt);

@@ -63,7 +63,10 @@ fn check_queue(name: &str, done: &[nrtq_completion], fed: &[&Fed]) -> (usize, us
         .flat_map(|f| f.accepted.iter().map(|&(t, _)| t))
         .collect();
     assert_exactly_once(done, &accepted);
-    let user_data: HashMap<u64, u64> = fed.iter().flat_map(|f| f.accepted.iter().copied()).collect();
+    let user_data: HashMap<u64, u64> = fed
+        .iter()
+        .flat_map(|f| f.accepted.iter().copied())
+        .collect();
     let (mut runtime, mut exec) = (0, 0);
     for c in done {
         assert_eq!(
@@ -93,7 +96,14 @@ fn every_accepted_request_completes_exactly_once_under_errors_and_refusals() {
             let rt = open_runtime();
             let m = add_model(16, 0, &["error every=101 code=1004"]);
             let ios: Vec<Io> = (0..3).map(|k| Io::new(16, k as f32)).collect();
-            let callbacks = create_queue(rt, m, Setup { depth: 3, ..Setup::default() });
+            let callbacks = create_queue(
+                rt,
+                m,
+                Setup {
+                    depth: 3,
+                    ..Setup::default()
+                },
+            );
             let reaped = create_queue(
                 rt,
                 m,

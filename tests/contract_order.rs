@@ -111,7 +111,10 @@ fn refusals(reap: bool) {
             match (c.status, c.nrt_status) {
                 (NRTQ_OK, 0) => {}
                 (NRTQ_ERR_RUNTIME, NRT_RESOURCE) => refused_from_backlog += 1,
-                _ => panic!("ticket {}: unexpected {:?}/{}", c.ticket, c.status, c.nrt_status),
+                _ => panic!(
+                    "ticket {}: unexpected {:?}/{}",
+                    c.ticket, c.status, c.nrt_status
+                ),
             }
         }
         let calls = b.accepted.len() + refused_at_submit;
@@ -295,12 +298,9 @@ fn a_deadline_keeps_submission_order_callbacks() {
 
 #[test]
 fn a_deadline_keeps_submission_order_reap() {
-    isolated(
-        "a_deadline_keeps_submission_order_reap",
-        &[],
-        LIMIT,
-        || deadline(true),
-    );
+    isolated("a_deadline_keeps_submission_order_reap", &[], LIMIT, || {
+        deadline(true)
+    });
 }
 
 /// Every cause in one queue: refusals (every 20th call), execution errors (every 7th
@@ -492,7 +492,11 @@ fn a_queue_failed_by_its_deadline_refuses_submits_with_queue_failed() {
             drain_all(q, false);
             let done = delivered();
             assert_in_order_exactly_once(&done, &b.accepted);
-            assert!(done[..2].iter().all(|c| c.status == NRTQ_OK), "{}", show(&done));
+            assert!(
+                done[..2].iter().all(|c| c.status == NRTQ_OK),
+                "{}",
+                show(&done)
+            );
             assert!(
                 done[2..].iter().all(|c| c.status == NRTQ_ERR_DEADLINE),
                 "requests held past the deadline: {}",
@@ -520,7 +524,11 @@ fn a_queue_failed_by_its_deadline_refuses_submits_with_queue_failed() {
             );
             assert_eq!(s, NRTQ_ERR_QUEUE_FAILED, "submit_timeout: {}", last_error());
             assert_eq!(destroy(q, 1_000_000), NRTQ_OK, "{}", last_error());
-            assert_eq!(delivered().len(), 10, "a refused submit completed something");
+            assert_eq!(
+                delivered().len(),
+                10,
+                "a refused submit completed something"
+            );
             unload(m);
             close_runtime(rt);
             drop(io);

@@ -20,10 +20,21 @@ fn profile_dir() -> PathBuf {
 
 #[test]
 fn soak_slice_of_a_million_requests_keeps_every_promise() {
-    let profile = profile_dir().file_name().unwrap().to_str().unwrap().to_string();
+    let profile = profile_dir()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let generation = nrt_emu::selected_generation();
     let build = Command::new("make")
-        .args(["-s", "-C", "tests/soak", &format!("PROFILE={profile}"), &format!("API={generation}")])
+        .args([
+            "-s",
+            "-C",
+            "tests/soak",
+            &format!("PROFILE={profile}"),
+            &format!("API={generation}"),
+        ])
         .current_dir(root())
         .output()
         .expect("run make");
@@ -44,7 +55,10 @@ fn soak_slice_of_a_million_requests_keeps_every_promise() {
         .expect("run nrtq_soak");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n(soak slice on {generation}: {:?})", started.elapsed());
+    println!(
+        "{stdout}\n(soak slice on {generation}: {:?})",
+        started.elapsed()
+    );
     assert!(
         out.status.success() && stdout.contains("PASS: nrtq_soak"),
         "nrtq_soak on {generation} failed ({}); replay with the seed printed above:\n{stdout}\n\
