@@ -172,3 +172,21 @@ uninstall:
 	  -depth -type d -empty -delete 2>/dev/null || true
 	@if grep -qs "$(NEURON_PC_MARK)" $(DESTDIR)$(PKGCONFIGDIR)/libnrt.pc; then \
 	  echo "rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnrt.pc"; rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnrt.pc; fi
+
+# The soak (tests/soak/nrtq_soak.c, a client written from include/nrtq.h):
+# SOAK_REQUESTS accepted requests in all (default 10.2 million), split evenly over the
+# generations, with random faults (errors, refusals, hangs past deadlines, dying units),
+# destroys mid-stream and recreated queues; it prints exact counts and fails on any broken
+# promise. Every generation runs even if one fails. Replay a run with SOAK_SEED=<printed>.
+# A 10^6 slice per generation runs in `make test` (tests/contract_soak.rs).
+SOAK_REQUESTS ?= 10200000
+.PHONY: soak
+soak:
+	$(CARGO) build --workspace --release
+	$(MAKE) -s -C tests/soak PROFILE=release
+	@status=0; for api in $(GENERATIONS); do \
+	  echo "=== soak NRT_EMU_API=$$api ==="; \
+	  SOAK_REQUESTS=$$(( ($(SOAK_REQUESTS) + $(words $(GENERATIONS)) - 1) / $(words $(GENERATIONS)) )) \
+	    LD_LIBRARY_PATH=target/release/emu/$$api NRT_EMU_API=$$api \
+	    target/release/soak/nrtq_soak || status=1; \
+	done; exit $$status
