@@ -7,6 +7,14 @@
 //! tests/install_app.c with the README's line, `cc app.c $(pkg-config --cflags --libs
 //! nrtq)`, runs it on an installed model and checks it loaded the installed libraries.
 //! `make uninstall` must then leave no file of ours behind.
+//!
+//! The C++ and Go users get the same treatment from the same install (`install_nrtq_and_emulator`):
+//! tests/install_app.cpp is built with `c++ -std=c++17 -Wall -Wextra -Werror app.cpp
+//! $(pkg-config --cflags --libs nrtq)` from the installed headers alone, and examples-go/
+//! is copied out and built with `go build`, its go.mod pointing at this checkout's go/
+//! (the module is not published), with PKG_CONFIG_PATH naming only the prefix's folders.
+mod go_support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -231,13 +239,84 @@ fn assert_symlink(path: &Path, target: &str) {
     );
 }
 
+/// nrtq and the emulator as `make install install-emu PREFIX=<scratch>/prefix` left them.
+struct Installed {
+    prefix: PathBuf,
+    /// PREFIX/lib: libnrtq, and the folder the loader must be told about.
+    lib: PathBuf,
+    /// The emulator generation `NRT_EMU_API` names.
+    generation: String,
+    /// nrtq.pc's folder and that generation's libnrt.pc folder, both in the prefix: the
+    /// only PKG_CONFIG_PATH a consumer build gets, so nothing can come from the tree.
+    pkg_config_path: String,
+    /// The installed models, as `pkg-config --variable=models libnrt` names them.
+    models: PathBuf,
+}
+
+impl Installed {
+    /// `PKG_CONFIG_PATH`, then the selected generation and nrtq's folder for the loader
+    /// (the prefix is not one the loader searches; libnrt's folder is a RUNPATH).
+    fn run_env(&self) -> [(&'static str, String); 3] {
+        [
+            ("PKG_CONFIG_PATH", self.pkg_config_path.clone()),
+            ("LD_LIBRARY_PATH", self.lib.display().to_string()),
+            ("NRT_EMU_API", self.generation.clone()),
+        ]
+    }
+
+    fn libnrtq(&self) -> PathBuf {
+        std::fs::canonicalize(self.lib.join(format!("libnrtq.so.{VERSION}"))).unwrap()
+    }
+
+    fn libnrt(&self) -> PathBuf {
+        let generation = &self.generation;
+        std::fs::canonicalize(
+            self.prefix
+                .join(format!("lib/nrt-emu/{generation}/libnrt.so.1")),
+        )
+        .unwrap()
+    }
+}
+
+/// Install this build's nrtq and the emulator into `scratch`'s prefix (without cargo), and
+/// check that pkg-config, given only the prefix's folders, finds the installed models.
+fn install_nrtq_and_emulator(scratch: &Scratch) -> Installed {
+    link_shared_library(scratch);
+    let prefix = scratch.path("prefix");
+    make_ok(
+        scratch,
+        &[
+            "install",
+            "install-emu",
+            &format!("PREFIX={}", prefix.display()),
+        ],
+    );
+    let lib = prefix.join("lib");
+    let generation = nrt_emu::selected_generation();
+    let emu_pc = prefix.join(format!("lib/nrt-emu/{generation}/pkgconfig"));
+    let pkg_config_path = format!("{}:{}", lib.join("pkgconfig").display(), emu_pc.display());
+    let models = sh(
+        &scratch.0,
+        "pkg-config --variable=models libnrt",
+        &[("PKG_CONFIG_PATH", pkg_config_path.clone())],
+    );
+    let models = PathBuf::from(String::from_utf8_lossy(&models.stdout).trim());
+    assert_eq!(models, prefix.join("share/nrt-emu/models"));
+    Installed {
+        prefix,
+        lib,
+        generation,
+        pkg_config_path,
+        models,
+    }
+}
+
 #[test]
 fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     let scratch = Scratch::new("emu");
-    link_shared_library(&scratch);
-    let prefix = scratch.path("prefix");
+    let installed = install_nrtq_and_emulator(&scratch);
+    let prefix = installed.prefix.clone();
     let prefix_arg = format!("PREFIX={}", prefix.display());
-    make_ok(&scratch, &["install", "install-emu", &prefix_arg]);
 
     // The layout, file by file, and the library's names.
     assert_eq!(files_under(&prefix), expected_layout(), "installed files");
@@ -279,17 +358,9 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
         show(&tool)
     );
 
-    let generation = nrt_emu::selected_generation();
-    let emu_pc = prefix.join(format!("lib/nrt-emu/{generation}/pkgconfig"));
-    let search = format!("{}:{}", lib.join("pkgconfig").display(), emu_pc.display());
-    // Where the models are, as a program or a test helper finds them.
-    let models = sh(
-        &app,
-        "pkg-config --variable=models libnrt",
-        &[("PKG_CONFIG_PATH", search.clone())],
-    );
-    let models = PathBuf::from(String::from_utf8_lossy(&models.stdout).trim());
-    assert_eq!(models, prefix.join("share/nrt-emu/models"));
+    let generation = installed.generation.clone();
+    let search = installed.pkg_config_path.clone();
+    let models = installed.models.clone();
 
     // nrtq's prefix is not on the loader's path; the emulator's is a RUNPATH in libnrt.pc.
     let run_env = [
@@ -298,15 +369,8 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     ];
     for model in [models.join("add_f32.nrtm"), own_model] {
         let stdout = build_and_run(&app, search.clone(), &run_env, &model);
-        assert_eq!(
-            loaded_from(&stdout, "libnrtq"),
-            std::fs::canonicalize(lib.join(format!("libnrtq.so.{VERSION}"))).unwrap()
-        );
-        assert_eq!(
-            loaded_from(&stdout, "libnrt"),
-            std::fs::canonicalize(prefix.join(format!("lib/nrt-emu/{generation}/libnrt.so.1")))
-                .unwrap()
-        );
+        assert_eq!(loaded_from(&stdout, "libnrtq"), installed.libnrtq());
+        assert_eq!(loaded_from(&stdout, "libnrt"), installed.libnrt());
     }
 
     // The RUNPATH yields to LD_LIBRARY_PATH: the same binary runs on another generation.
@@ -518,4 +582,185 @@ fn install_before_a_build_names_the_missing_file_and_the_command() {
         !scratch.path("prefix").exists(),
         "a refused install still wrote into PREFIX"
     );
+}
+
+/// The paths (made absolute) of the headers a compiler line in `dir` reads for
+/// `source`, apart from system headers, from `c++ -MM` (its Makefile rule).
+fn headers_read(dir: &Path, compile: &str, env: &[(&str, String)]) -> Vec<PathBuf> {
+    let deps = sh(dir, compile, env);
+    assert!(deps.status.success(), "{compile}:\n{}", show(&deps));
+    String::from_utf8_lossy(&deps.stdout)
+        .split_whitespace()
+        .filter(|t| *t != "\\" && !t.ends_with(':') && !t.ends_with(".cpp"))
+        .map(|t| std::fs::canonicalize(dir.join(t)).unwrap_or_else(|e| panic!("{t}: {e}")))
+        .collect()
+}
+
+#[test]
+fn installed_cpp_headers_build_and_run_a_program_with_pkg_config_alone() {
+    let scratch = Scratch::new("cpp");
+    let installed = install_nrtq_and_emulator(&scratch);
+    let app = scratch.path("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::copy(root().join("tests/install_app.cpp"), app.join("app.cpp")).unwrap();
+    let env = installed.run_env();
+
+    // Every header of ours and libnrt's comes from the prefix, none from the repository.
+    let headers = headers_read(
+        &app,
+        "c++ -std=c++17 -MM app.cpp $(pkg-config --cflags nrtq)",
+        &env,
+    );
+    let include = std::fs::canonicalize(installed.prefix.join("include")).unwrap();
+    for wanted in [
+        "nrtq/nrtq.hpp",
+        "nrtq/nrtq_nrt.hpp",
+        "nrtq/nrtq.h",
+        "nrt-emu/nrt/nrt.h",
+        "nrt-emu/nrt/nrt_experimental.h",
+    ] {
+        assert!(
+            headers.contains(&include.join(wanted)),
+            "{wanted} not read from {}: {headers:#?}",
+            include.display()
+        );
+    }
+    let repo = std::fs::canonicalize(root()).unwrap();
+    for header in &headers {
+        assert!(
+            header.starts_with(&include) && !header.starts_with(&repo),
+            "a header from outside the prefix: {}",
+            header.display()
+        );
+    }
+
+    let build = sh(
+        &app,
+        "c++ -std=c++17 -Wall -Wextra -Werror app.cpp $(pkg-config --cflags --libs nrtq)",
+        &env,
+    );
+    assert!(
+        build.status.success(),
+        "the README's C++ build line failed:\n{}",
+        show(&build)
+    );
+    let run = sh(
+        &app,
+        "./a.out \"$(pkg-config --variable=models libnrt)/add_f32.nrtm\"",
+        &env,
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success()
+            && stdout.contains(
+                "PASS: 100 requests (50 through futures, 50 through callables), every output checked"
+            ),
+        "the installed C++ program failed on {}:\n{}",
+        installed.generation,
+        show(&run)
+    );
+    assert_eq!(loaded_from(&stdout, "libnrtq"), installed.libnrtq());
+    assert_eq!(loaded_from(&stdout, "libnrt"), installed.libnrt());
+}
+
+/// The files the dynamic loader ran initialisers of, from `LD_DEBUG=files` output
+/// ("calling init: /path/libx.so.1"), made absolute.
+fn libraries_initialised(ld_debug: &str) -> Vec<PathBuf> {
+    ld_debug
+        .lines()
+        .filter_map(|l| l.split_once("calling init: ").map(|(_, path)| path.trim()))
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect()
+}
+
+#[test]
+fn installed_nrtq_builds_and_runs_the_go_example_outside_the_tree() {
+    if !go_support::have_go() {
+        return;
+    }
+    let scratch = Scratch::new("go");
+    let installed = install_nrtq_and_emulator(&scratch);
+
+    // examples-go as a user's own module: its replace directive now names this checkout's
+    // go/ by absolute path, as a user's go.mod would (the module is not published).
+    let app = scratch.path("reapdemo");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::copy(root().join("examples-go/main.go"), app.join("main.go")).unwrap();
+    let go_mod = std::fs::read_to_string(root().join("examples-go/go.mod")).unwrap();
+    let relative = "replace nrtq.dev/go/nrtq => ../go\n";
+    assert!(
+        go_mod.contains(relative),
+        "examples-go/go.mod changed its replace directive:\n{go_mod}"
+    );
+    let absolute = format!(
+        "replace nrtq.dev/go/nrtq => {}\n",
+        root().join("go").display()
+    );
+    std::fs::write(app.join("go.mod"), go_mod.replace(relative, &absolute)).unwrap();
+
+    // A cgo cache key per install: Go's build cache does not notice changed pkg-config
+    // output, and a package built against an earlier prefix would link from there.
+    let cache_key = format!(
+        "{}_{}",
+        std::process::id(),
+        installed.generation.replace('.', "_")
+    );
+    let build = go_support::go_against(
+        &app,
+        &["build", "-o", "reapdemo", "."],
+        &installed.pkg_config_path,
+        &cache_key,
+    )
+    .output()
+    .expect("run go build");
+    go_support::check("go build (examples-go, installed nrtq)", &build);
+
+    // Its RUNPATH is the installed emulator's folder, never the build tree.
+    let dynamic = sh(&app, "readelf -d reapdemo", &[]);
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout).to_string();
+    let repo = root().display().to_string();
+    assert!(
+        !dynamic.contains(&repo)
+            && dynamic.contains(&installed.libnrt().parent().unwrap().display().to_string()),
+        "the Go program's dynamic section:\n{dynamic}"
+    );
+
+    let run = std::process::Command::new(app.join("reapdemo"))
+        .arg("-model")
+        .arg(installed.models.join("add_f32.nrtm"))
+        .args(["-producers", "2", "-requests", "100"])
+        .current_dir(&app)
+        .env_clear()
+        .env("LD_LIBRARY_PATH", &installed.lib)
+        .env("NRT_EMU_API", &installed.generation)
+        .env("LD_DEBUG", "files")
+        .output()
+        .expect("run the Go program");
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(
+        run.status.success() && stdout.contains("PASS: nrtq_go 200 of 200 requests verified"),
+        "the installed Go program failed on {}:\n{stdout}\n{}",
+        installed.generation,
+        stderr
+            .lines()
+            .filter(|l| !l.contains("file=") && !l.contains("calling "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        stdout.contains(&format!(
+            "async generation {}",
+            installed.generation.replace('.', "")
+        )),
+        "{stdout}"
+    );
+    let loaded = libraries_initialised(&stderr);
+    for wanted in [installed.libnrtq(), installed.libnrt()] {
+        assert!(
+            loaded.contains(&wanted),
+            "{} was not loaded; the loader initialised {loaded:#?}",
+            wanted.display()
+        );
+    }
 }
