@@ -12,7 +12,10 @@
 //! tests/install_app.cpp is built with `c++ -std=c++17 -Wall -Wextra -Werror app.cpp
 //! $(pkg-config --cflags --libs nrtq)` from the installed headers alone, and examples-go/
 //! is copied out and built with `go build`, its go.mod pointing at this checkout's go/
-//! (the module is not published), with PKG_CONFIG_PATH naming only the prefix's folders.
+//! (the module is not published), with PKG_CONFIG_PATH naming only the prefix's folders;
+//! both also against the simulated Neuron install. The Go builds are offline, with their
+//! caches under target/ (tests/go_support); without `go` they are skipped, except under
+//! `CI=true`, where that is a failure.
 mod go_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -499,10 +502,36 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
         ],
         &emu.join("share/nrt-emu/models/add_f32.nrtm"),
     );
-    assert_eq!(
-        loaded_from(&stdout, "libnrt"),
-        std::fs::canonicalize(neuron.join("lib/libnrt.so.1")).unwrap()
+    let neuron_libnrt = std::fs::canonicalize(neuron.join("lib/libnrt.so.1")).unwrap();
+    assert_eq!(loaded_from(&stdout, "libnrt"), neuron_libnrt);
+
+    // The C++ line, and the Go build, against the same PKG_CONFIG_PATH.
+    let model = emu.join("share/nrt-emu/models/add_f32.nrtm");
+    let stdout = build_and_run_cpp(
+        &scratch.path("app-cpp"),
+        &[
+            (
+                "PKG_CONFIG_PATH",
+                lib.join("pkgconfig").display().to_string(),
+            ),
+            ("LD_LIBRARY_PATH", lib.display().to_string()),
+            ("NRT_EMU_API", nrt_emu::selected_generation()),
+        ],
+        &model,
     );
+    assert_eq!(loaded_from(&stdout, "libnrt"), neuron_libnrt);
+    if go_support::have_go() {
+        let exe = build_go_example(
+            &scratch.path("app-go"),
+            &lib.join("pkgconfig").display().to_string(),
+            &neuron.join("lib"),
+        );
+        let loaded = run_go_example(&exe, &model, &lib);
+        assert!(
+            loaded.contains(&neuron_libnrt),
+            "the Go program did not load the Neuron install's libnrt: {loaded:#?}"
+        );
+    }
 
     make_ok(&scratch, &["uninstall", &prefix_arg]);
     assert_eq!(
@@ -584,8 +613,8 @@ fn install_before_a_build_names_the_missing_file_and_the_command() {
     );
 }
 
-/// The paths (made absolute) of the headers a compiler line in `dir` reads for
-/// `source`, apart from system headers, from `c++ -MM` (its Makefile rule).
+/// The paths (made absolute) of the headers a compiler line in `dir` reads, apart from
+/// system headers, from `c++ -MM` (its Makefile rule).
 fn headers_read(dir: &Path, compile: &str, env: &[(&str, String)]) -> Vec<PathBuf> {
     let deps = sh(dir, compile, env);
     assert!(deps.status.success(), "{compile}:\n{}", show(&deps));
@@ -596,16 +625,46 @@ fn headers_read(dir: &Path, compile: &str, env: &[(&str, String)]) -> Vec<PathBu
         .collect()
 }
 
+/// Build tests/install_app.cpp in `dir` with the README's C++ line and run it on `model`
+/// (`env` gives PKG_CONFIG_PATH and what the run needs); returns the program's stdout
+/// after asserting it passed.
+fn build_and_run_cpp(dir: &Path, env: &[(&str, String)], model: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(root().join("tests/install_app.cpp"), dir.join("app.cpp")).unwrap();
+    let build = sh(
+        dir,
+        "c++ -std=c++17 -Wall -Wextra -Werror app.cpp $(pkg-config --cflags --libs nrtq)",
+        env,
+    );
+    assert!(
+        build.status.success(),
+        "the README's C++ build line failed:\n{}",
+        show(&build)
+    );
+    let run = sh(dir, &format!("./a.out '{}'", model.display()), env);
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success()
+            && stdout.contains(
+                "PASS: 100 requests (50 through futures, 50 through callables), every output checked"
+            ),
+        "the installed C++ program failed:\n{}",
+        show(&run)
+    );
+    stdout
+}
+
 #[test]
 fn installed_cpp_headers_build_and_run_a_program_with_pkg_config_alone() {
     let scratch = Scratch::new("cpp");
     let installed = install_nrtq_and_emulator(&scratch);
     let app = scratch.path("app");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::copy(root().join("tests/install_app.cpp"), app.join("app.cpp")).unwrap();
     let env = installed.run_env();
+    let stdout = build_and_run_cpp(&app, &env, &installed.models.join("add_f32.nrtm"));
+    assert_eq!(loaded_from(&stdout, "libnrtq"), installed.libnrtq());
+    assert_eq!(loaded_from(&stdout, "libnrt"), installed.libnrt());
 
-    // Every header of ours and libnrt's comes from the prefix, none from the repository.
+    // Every header of ours and libnrt's came from the prefix, none from the repository.
     let headers = headers_read(
         &app,
         "c++ -std=c++17 -MM app.cpp $(pkg-config --cflags nrtq)",
@@ -634,33 +693,17 @@ fn installed_cpp_headers_build_and_run_a_program_with_pkg_config_alone() {
         );
     }
 
-    let build = sh(
-        &app,
-        "c++ -std=c++17 -Wall -Wextra -Werror app.cpp $(pkg-config --cflags --libs nrtq)",
-        &env,
-    );
-    assert!(
-        build.status.success(),
-        "the README's C++ build line failed:\n{}",
-        show(&build)
-    );
+    // The README's run line: the model found through pkg-config's `models` variable.
     let run = sh(
         &app,
         "./a.out \"$(pkg-config --variable=models libnrt)/add_f32.nrtm\"",
         &env,
     );
-    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
     assert!(
-        run.status.success()
-            && stdout.contains(
-                "PASS: 100 requests (50 through futures, 50 through callables), every output checked"
-            ),
-        "the installed C++ program failed on {}:\n{}",
-        installed.generation,
+        run.status.success() && String::from_utf8_lossy(&run.stdout).contains("PASS: 100 requests"),
+        "the README's C++ run line failed:\n{}",
         show(&run)
     );
-    assert_eq!(loaded_from(&stdout, "libnrtq"), installed.libnrtq());
-    assert_eq!(loaded_from(&stdout, "libnrt"), installed.libnrt());
 }
 
 /// The files the dynamic loader ran initialisers of, from `LD_DEBUG=files` output
@@ -673,19 +716,13 @@ fn libraries_initialised(ld_debug: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
-fn installed_nrtq_builds_and_runs_the_go_example_outside_the_tree() {
-    if !go_support::have_go() {
-        return;
-    }
-    let scratch = Scratch::new("go");
-    let installed = install_nrtq_and_emulator(&scratch);
-
-    // examples-go as a user's own module: its replace directive now names this checkout's
-    // go/ by absolute path, as a user's go.mod would (the module is not published).
-    let app = scratch.path("reapdemo");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::copy(root().join("examples-go/main.go"), app.join("main.go")).unwrap();
+/// examples-go copied into `dir` as a user's own module, its replace directive naming this
+/// checkout's go/ by absolute path as a user's go.mod would (the module is not published),
+/// built with `go build` and PKG_CONFIG_PATH set to `pkg_config_path` alone. Asserts the
+/// program's RUNPATH holds `libnrt_dir` and nothing of the repository; returns the program.
+fn build_go_example(dir: &Path, pkg_config_path: &str, libnrt_dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(root().join("examples-go/main.go"), dir.join("main.go")).unwrap();
     let go_mod = std::fs::read_to_string(root().join("examples-go/go.mod")).unwrap();
     let relative = "replace nrtq.dev/go/nrtq => ../go\n";
     assert!(
@@ -696,66 +733,83 @@ fn installed_nrtq_builds_and_runs_the_go_example_outside_the_tree() {
         "replace nrtq.dev/go/nrtq => {}\n",
         root().join("go").display()
     );
-    std::fs::write(app.join("go.mod"), go_mod.replace(relative, &absolute)).unwrap();
+    std::fs::write(dir.join("go.mod"), go_mod.replace(relative, &absolute)).unwrap();
 
-    // A cgo cache key per install: Go's build cache does not notice changed pkg-config
-    // output, and a package built against an earlier prefix would link from there.
-    let cache_key = format!(
-        "{}_{}",
-        std::process::id(),
-        installed.generation.replace('.', "_")
-    );
+    // A cgo cache key naming this install (its pkg-config folders, which hold the process
+    // id): Go's build cache does not notice changed pkg-config output, and a package built
+    // against an earlier prefix would link from there.
+    let cache_key: String = pkg_config_path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let build = go_support::go_against(
-        &app,
+        dir,
         &["build", "-o", "reapdemo", "."],
-        &installed.pkg_config_path,
+        pkg_config_path,
         &cache_key,
     )
     .output()
     .expect("run go build");
     go_support::check("go build (examples-go, installed nrtq)", &build);
 
-    // Its RUNPATH is the installed emulator's folder, never the build tree.
-    let dynamic = sh(&app, "readelf -d reapdemo", &[]);
+    let dynamic = sh(dir, "readelf -d reapdemo", &[]);
     let dynamic = String::from_utf8_lossy(&dynamic.stdout).to_string();
-    let repo = root().display().to_string();
+    let runpath = dynamic
+        .lines()
+        .find(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))
+        .unwrap_or_else(|| panic!("the Go program has no RUNPATH:\n{dynamic}"));
     assert!(
-        !dynamic.contains(&repo)
-            && dynamic.contains(&installed.libnrt().parent().unwrap().display().to_string()),
+        runpath.contains(&libnrt_dir.display().to_string())
+            && !dynamic.contains(&root().display().to_string()),
         "the Go program's dynamic section:\n{dynamic}"
     );
+    dir.join("reapdemo")
+}
 
-    let run = std::process::Command::new(app.join("reapdemo"))
+/// Run the Go example on `model` with `LD_LIBRARY_PATH=lib`; asserts it passed and
+/// returns the files the loader initialised.
+fn run_go_example(exe: &Path, model: &Path, lib: &Path) -> Vec<PathBuf> {
+    let generation = nrt_emu::selected_generation();
+    let run = std::process::Command::new(exe)
         .arg("-model")
-        .arg(installed.models.join("add_f32.nrtm"))
+        .arg(model)
         .args(["-producers", "2", "-requests", "100"])
-        .current_dir(&app)
+        .current_dir(exe.parent().unwrap())
         .env_clear()
-        .env("LD_LIBRARY_PATH", &installed.lib)
-        .env("NRT_EMU_API", &installed.generation)
+        .env("LD_LIBRARY_PATH", lib)
+        .env("NRT_EMU_API", &generation)
         .env("LD_DEBUG", "files")
         .output()
         .expect("run the Go program");
     let stdout = String::from_utf8_lossy(&run.stdout).to_string();
     let stderr = String::from_utf8_lossy(&run.stderr).to_string();
     assert!(
-        run.status.success() && stdout.contains("PASS: nrtq_go 200 of 200 requests verified"),
-        "the installed Go program failed on {}:\n{stdout}\n{}",
-        installed.generation,
+        run.status.success()
+            && stdout.contains("PASS: nrtq_go 200 of 200 requests verified")
+            && stdout.contains(&format!("async generation {}", generation.replace('.', ""))),
+        "the installed Go program failed on {generation}:\n{stdout}\n{}",
         stderr
             .lines()
             .filter(|l| !l.contains("file=") && !l.contains("calling "))
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert!(
-        stdout.contains(&format!(
-            "async generation {}",
-            installed.generation.replace('.', "")
-        )),
-        "{stdout}"
+    libraries_initialised(&stderr)
+}
+
+#[test]
+fn installed_nrtq_builds_and_runs_the_go_example_outside_the_tree() {
+    if !go_support::have_go() {
+        return;
+    }
+    let scratch = Scratch::new("go");
+    let installed = install_nrtq_and_emulator(&scratch);
+    let exe = build_go_example(
+        &scratch.path("reapdemo"),
+        &installed.pkg_config_path,
+        installed.libnrt().parent().unwrap(),
     );
-    let loaded = libraries_initialised(&stderr);
+    let loaded = run_go_example(&exe, &installed.models.join("add_f32.nrtm"), &installed.lib);
     for wanted in [installed.libnrtq(), installed.libnrt()] {
         assert!(
             loaded.contains(&wanted),
