@@ -631,10 +631,17 @@ fn headers_read(dir: &Path, compile: &str, env: &[(&str, String)]) -> Vec<PathBu
 fn build_and_run_cpp(dir: &Path, env: &[(&str, String)], model: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::copy(root().join("tests/install_app.cpp"), dir.join("app.cpp")).unwrap();
+    // The build sees PATH and PKG_CONFIG_PATH only, as a user's shell would give it.
+    let pkg_config_only: Vec<(&str, String)> = env
+        .iter()
+        .filter(|(key, _)| *key == "PKG_CONFIG_PATH")
+        .cloned()
+        .collect();
+    assert_eq!(pkg_config_only.len(), 1, "no PKG_CONFIG_PATH in {env:?}");
     let build = sh(
         dir,
         "c++ -std=c++17 -Wall -Wextra -Werror app.cpp $(pkg-config --cflags --libs nrtq)",
-        env,
+        &pkg_config_only,
     );
     assert!(
         build.status.success(),
