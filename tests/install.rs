@@ -7,6 +7,17 @@
 //! tests/install_app.c with the README's line, `cc app.c $(pkg-config --cflags --libs
 //! nrtq)`, runs it on an installed model and checks it loaded the installed libraries.
 //! `make uninstall` must then leave no file of ours behind.
+//!
+//! The C++ and Go users get the same treatment from the same install (`install_nrtq_and_emulator`):
+//! tests/install_app.cpp is built with `c++ -std=c++17 -Wall -Wextra -Werror app.cpp
+//! $(pkg-config --cflags --libs nrtq)` from the installed headers alone, and examples-go/
+//! is copied out and built with `go build`, its go.mod pointing at this checkout's go/
+//! (the module is not published), with PKG_CONFIG_PATH naming only the prefix's folders;
+//! both also against the simulated Neuron install. The Go builds are offline, with their
+//! caches under target/ (tests/go_support); without `go` they are skipped, except under
+//! `CI=true`, where that is a failure.
+mod go_support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -231,13 +242,84 @@ fn assert_symlink(path: &Path, target: &str) {
     );
 }
 
+/// nrtq and the emulator as `make install install-emu PREFIX=<scratch>/prefix` left them.
+struct Installed {
+    prefix: PathBuf,
+    /// PREFIX/lib: libnrtq, and the folder the loader must be told about.
+    lib: PathBuf,
+    /// The emulator generation `NRT_EMU_API` names.
+    generation: String,
+    /// nrtq.pc's folder and that generation's libnrt.pc folder, both in the prefix: the
+    /// only PKG_CONFIG_PATH a consumer build gets, so nothing can come from the tree.
+    pkg_config_path: String,
+    /// The installed models, as `pkg-config --variable=models libnrt` names them.
+    models: PathBuf,
+}
+
+impl Installed {
+    /// `PKG_CONFIG_PATH`, then the selected generation and nrtq's folder for the loader
+    /// (the prefix is not one the loader searches; libnrt's folder is a RUNPATH).
+    fn run_env(&self) -> [(&'static str, String); 3] {
+        [
+            ("PKG_CONFIG_PATH", self.pkg_config_path.clone()),
+            ("LD_LIBRARY_PATH", self.lib.display().to_string()),
+            ("NRT_EMU_API", self.generation.clone()),
+        ]
+    }
+
+    fn libnrtq(&self) -> PathBuf {
+        std::fs::canonicalize(self.lib.join(format!("libnrtq.so.{VERSION}"))).unwrap()
+    }
+
+    fn libnrt(&self) -> PathBuf {
+        let generation = &self.generation;
+        std::fs::canonicalize(
+            self.prefix
+                .join(format!("lib/nrt-emu/{generation}/libnrt.so.1")),
+        )
+        .unwrap()
+    }
+}
+
+/// Install this build's nrtq and the emulator into `scratch`'s prefix (without cargo), and
+/// check that pkg-config, given only the prefix's folders, finds the installed models.
+fn install_nrtq_and_emulator(scratch: &Scratch) -> Installed {
+    link_shared_library(scratch);
+    let prefix = scratch.path("prefix");
+    make_ok(
+        scratch,
+        &[
+            "install",
+            "install-emu",
+            &format!("PREFIX={}", prefix.display()),
+        ],
+    );
+    let lib = prefix.join("lib");
+    let generation = nrt_emu::selected_generation();
+    let emu_pc = prefix.join(format!("lib/nrt-emu/{generation}/pkgconfig"));
+    let pkg_config_path = format!("{}:{}", lib.join("pkgconfig").display(), emu_pc.display());
+    let models = sh(
+        &scratch.0,
+        "pkg-config --variable=models libnrt",
+        &[("PKG_CONFIG_PATH", pkg_config_path.clone())],
+    );
+    let models = PathBuf::from(String::from_utf8_lossy(&models.stdout).trim());
+    assert_eq!(models, prefix.join("share/nrt-emu/models"));
+    Installed {
+        prefix,
+        lib,
+        generation,
+        pkg_config_path,
+        models,
+    }
+}
+
 #[test]
 fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     let scratch = Scratch::new("emu");
-    link_shared_library(&scratch);
-    let prefix = scratch.path("prefix");
+    let installed = install_nrtq_and_emulator(&scratch);
+    let prefix = installed.prefix.clone();
     let prefix_arg = format!("PREFIX={}", prefix.display());
-    make_ok(&scratch, &["install", "install-emu", &prefix_arg]);
 
     // The layout, file by file, and the library's names.
     assert_eq!(files_under(&prefix), expected_layout(), "installed files");
@@ -279,17 +361,9 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
         show(&tool)
     );
 
-    let generation = nrt_emu::selected_generation();
-    let emu_pc = prefix.join(format!("lib/nrt-emu/{generation}/pkgconfig"));
-    let search = format!("{}:{}", lib.join("pkgconfig").display(), emu_pc.display());
-    // Where the models are, as a program or a test helper finds them.
-    let models = sh(
-        &app,
-        "pkg-config --variable=models libnrt",
-        &[("PKG_CONFIG_PATH", search.clone())],
-    );
-    let models = PathBuf::from(String::from_utf8_lossy(&models.stdout).trim());
-    assert_eq!(models, prefix.join("share/nrt-emu/models"));
+    let generation = installed.generation.clone();
+    let search = installed.pkg_config_path.clone();
+    let models = installed.models.clone();
 
     // nrtq's prefix is not on the loader's path; the emulator's is a RUNPATH in libnrt.pc.
     let run_env = [
@@ -298,15 +372,8 @@ fn installed_nrtq_and_emulator_build_and_run_a_program_with_pkg_config_alone() {
     ];
     for model in [models.join("add_f32.nrtm"), own_model] {
         let stdout = build_and_run(&app, search.clone(), &run_env, &model);
-        assert_eq!(
-            loaded_from(&stdout, "libnrtq"),
-            std::fs::canonicalize(lib.join(format!("libnrtq.so.{VERSION}"))).unwrap()
-        );
-        assert_eq!(
-            loaded_from(&stdout, "libnrt"),
-            std::fs::canonicalize(prefix.join(format!("lib/nrt-emu/{generation}/libnrt.so.1")))
-                .unwrap()
-        );
+        assert_eq!(loaded_from(&stdout, "libnrtq"), installed.libnrtq());
+        assert_eq!(loaded_from(&stdout, "libnrt"), installed.libnrt());
     }
 
     // The RUNPATH yields to LD_LIBRARY_PATH: the same binary runs on another generation.
@@ -435,10 +502,36 @@ fn the_same_line_builds_against_a_neuron_install_layout() {
         ],
         &emu.join("share/nrt-emu/models/add_f32.nrtm"),
     );
-    assert_eq!(
-        loaded_from(&stdout, "libnrt"),
-        std::fs::canonicalize(neuron.join("lib/libnrt.so.1")).unwrap()
+    let neuron_libnrt = std::fs::canonicalize(neuron.join("lib/libnrt.so.1")).unwrap();
+    assert_eq!(loaded_from(&stdout, "libnrt"), neuron_libnrt);
+
+    // The C++ line, and the Go build, against the same PKG_CONFIG_PATH.
+    let model = emu.join("share/nrt-emu/models/add_f32.nrtm");
+    let stdout = build_and_run_cpp(
+        &scratch.path("app-cpp"),
+        &[
+            (
+                "PKG_CONFIG_PATH",
+                lib.join("pkgconfig").display().to_string(),
+            ),
+            ("LD_LIBRARY_PATH", lib.display().to_string()),
+            ("NRT_EMU_API", nrt_emu::selected_generation()),
+        ],
+        &model,
     );
+    assert_eq!(loaded_from(&stdout, "libnrt"), neuron_libnrt);
+    if go_support::have_go() {
+        let exe = build_go_example(
+            &scratch.path("app-go"),
+            &lib.join("pkgconfig").display().to_string(),
+            &neuron.join("lib"),
+        );
+        let loaded = run_go_example(&exe, &model, &lib);
+        assert!(
+            loaded.contains(&neuron_libnrt),
+            "the Go program did not load the Neuron install's libnrt: {loaded:#?}"
+        );
+    }
 
     make_ok(&scratch, &["uninstall", &prefix_arg]);
     assert_eq!(
@@ -518,4 +611,217 @@ fn install_before_a_build_names_the_missing_file_and_the_command() {
         !scratch.path("prefix").exists(),
         "a refused install still wrote into PREFIX"
     );
+}
+
+/// The paths (made absolute) of the headers a compiler line in `dir` reads, apart from
+/// system headers, from `c++ -MM` (its Makefile rule).
+fn headers_read(dir: &Path, compile: &str, env: &[(&str, String)]) -> Vec<PathBuf> {
+    let deps = sh(dir, compile, env);
+    assert!(deps.status.success(), "{compile}:\n{}", show(&deps));
+    String::from_utf8_lossy(&deps.stdout)
+        .split_whitespace()
+        .filter(|t| *t != "\\" && !t.ends_with(':') && !t.ends_with(".cpp"))
+        .map(|t| std::fs::canonicalize(dir.join(t)).unwrap_or_else(|e| panic!("{t}: {e}")))
+        .collect()
+}
+
+/// Build tests/install_app.cpp in `dir` with the README's C++ line and run it on `model`
+/// (`env` gives PKG_CONFIG_PATH and what the run needs); returns the program's stdout
+/// after asserting it passed.
+fn build_and_run_cpp(dir: &Path, env: &[(&str, String)], model: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(root().join("tests/install_app.cpp"), dir.join("app.cpp")).unwrap();
+    // The build sees PATH and PKG_CONFIG_PATH only, as a user's shell would give it.
+    let pkg_config_only: Vec<(&str, String)> = env
+        .iter()
+        .filter(|(key, _)| *key == "PKG_CONFIG_PATH")
+        .cloned()
+        .collect();
+    assert_eq!(pkg_config_only.len(), 1, "no PKG_CONFIG_PATH in {env:?}");
+    let build = sh(
+        dir,
+        "c++ -std=c++17 -Wall -Wextra -Werror app.cpp $(pkg-config --cflags --libs nrtq)",
+        &pkg_config_only,
+    );
+    assert!(
+        build.status.success(),
+        "the README's C++ build line failed:\n{}",
+        show(&build)
+    );
+    let run = sh(dir, &format!("./a.out '{}'", model.display()), env);
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success()
+            && stdout.contains(
+                "PASS: 100 requests (50 through futures, 50 through callables), every output checked"
+            ),
+        "the installed C++ program failed:\n{}",
+        show(&run)
+    );
+    stdout
+}
+
+#[test]
+fn installed_cpp_headers_build_and_run_a_program_with_pkg_config_alone() {
+    let scratch = Scratch::new("cpp");
+    let installed = install_nrtq_and_emulator(&scratch);
+    let app = scratch.path("app");
+    let env = installed.run_env();
+    let stdout = build_and_run_cpp(&app, &env, &installed.models.join("add_f32.nrtm"));
+    assert_eq!(loaded_from(&stdout, "libnrtq"), installed.libnrtq());
+    assert_eq!(loaded_from(&stdout, "libnrt"), installed.libnrt());
+
+    // Every header of ours and libnrt's came from the prefix, none from the repository.
+    let headers = headers_read(
+        &app,
+        "c++ -std=c++17 -MM app.cpp $(pkg-config --cflags nrtq)",
+        &env,
+    );
+    let include = std::fs::canonicalize(installed.prefix.join("include")).unwrap();
+    for wanted in [
+        "nrtq/nrtq.hpp",
+        "nrtq/nrtq_nrt.hpp",
+        "nrtq/nrtq.h",
+        "nrt-emu/nrt/nrt.h",
+        "nrt-emu/nrt/nrt_experimental.h",
+    ] {
+        assert!(
+            headers.contains(&include.join(wanted)),
+            "{wanted} not read from {}: {headers:#?}",
+            include.display()
+        );
+    }
+    let repo = std::fs::canonicalize(root()).unwrap();
+    for header in &headers {
+        assert!(
+            header.starts_with(&include) && !header.starts_with(&repo),
+            "a header from outside the prefix: {}",
+            header.display()
+        );
+    }
+
+    // The README's run line: the model found through pkg-config's `models` variable.
+    let run = sh(
+        &app,
+        "./a.out \"$(pkg-config --variable=models libnrt)/add_f32.nrtm\"",
+        &env,
+    );
+    assert!(
+        run.status.success() && String::from_utf8_lossy(&run.stdout).contains("PASS: 100 requests"),
+        "the README's C++ run line failed:\n{}",
+        show(&run)
+    );
+}
+
+/// The files the dynamic loader ran initialisers of, from `LD_DEBUG=files` output
+/// ("calling init: /path/libx.so.1"), made absolute.
+fn libraries_initialised(ld_debug: &str) -> Vec<PathBuf> {
+    ld_debug
+        .lines()
+        .filter_map(|l| l.split_once("calling init: ").map(|(_, path)| path.trim()))
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect()
+}
+
+/// examples-go copied into `dir` as a user's own module, its replace directive naming this
+/// checkout's go/ by absolute path as a user's go.mod would (the module is not published),
+/// built with `go build` and PKG_CONFIG_PATH set to `pkg_config_path` alone. Asserts the
+/// program's RUNPATH holds `libnrt_dir` and nothing of the repository; returns the program.
+fn build_go_example(dir: &Path, pkg_config_path: &str, libnrt_dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(root().join("examples-go/main.go"), dir.join("main.go")).unwrap();
+    let go_mod = std::fs::read_to_string(root().join("examples-go/go.mod")).unwrap();
+    let relative = "replace nrtq.dev/go/nrtq => ../go\n";
+    assert!(
+        go_mod.contains(relative),
+        "examples-go/go.mod changed its replace directive:\n{go_mod}"
+    );
+    let absolute = format!(
+        "replace nrtq.dev/go/nrtq => {}\n",
+        root().join("go").display()
+    );
+    std::fs::write(dir.join("go.mod"), go_mod.replace(relative, &absolute)).unwrap();
+
+    // A cgo cache key naming this install (its pkg-config folders, which hold the process
+    // id): Go's build cache does not notice changed pkg-config output, and a package built
+    // against an earlier prefix would link from there.
+    let cache_key: String = pkg_config_path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let build = go_support::go_against(
+        dir,
+        &["build", "-o", "reapdemo", "."],
+        pkg_config_path,
+        &cache_key,
+    )
+    .output()
+    .expect("run go build");
+    go_support::check("go build (examples-go, installed nrtq)", &build);
+
+    let dynamic = sh(dir, "readelf -d reapdemo", &[]);
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout).to_string();
+    let runpath = dynamic
+        .lines()
+        .find(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))
+        .unwrap_or_else(|| panic!("the Go program has no RUNPATH:\n{dynamic}"));
+    assert!(
+        runpath.contains(&libnrt_dir.display().to_string())
+            && !dynamic.contains(&root().display().to_string()),
+        "the Go program's dynamic section:\n{dynamic}"
+    );
+    dir.join("reapdemo")
+}
+
+/// Run the Go example on `model` with `LD_LIBRARY_PATH=lib`; asserts it passed and
+/// returns the files the loader initialised.
+fn run_go_example(exe: &Path, model: &Path, lib: &Path) -> Vec<PathBuf> {
+    let generation = nrt_emu::selected_generation();
+    let run = std::process::Command::new(exe)
+        .arg("-model")
+        .arg(model)
+        .args(["-producers", "2", "-requests", "100"])
+        .current_dir(exe.parent().unwrap())
+        .env_clear()
+        .env("LD_LIBRARY_PATH", lib)
+        .env("NRT_EMU_API", &generation)
+        .env("LD_DEBUG", "files")
+        .output()
+        .expect("run the Go program");
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(
+        run.status.success()
+            && stdout.contains("PASS: nrtq_go 200 of 200 requests verified")
+            && stdout.contains(&format!("async generation {}", generation.replace('.', ""))),
+        "the installed Go program failed on {generation}:\n{stdout}\n{}",
+        stderr
+            .lines()
+            .filter(|l| !l.contains("file=") && !l.contains("calling "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    libraries_initialised(&stderr)
+}
+
+#[test]
+fn installed_nrtq_builds_and_runs_the_go_example_outside_the_tree() {
+    if !go_support::have_go() {
+        return;
+    }
+    let scratch = Scratch::new("go");
+    let installed = install_nrtq_and_emulator(&scratch);
+    let exe = build_go_example(
+        &scratch.path("reapdemo"),
+        &installed.pkg_config_path,
+        installed.libnrt().parent().unwrap(),
+    );
+    let loaded = run_go_example(&exe, &installed.models.join("add_f32.nrtm"), &installed.lib);
+    for wanted in [installed.libnrtq(), installed.libnrt()] {
+        assert!(
+            loaded.contains(&wanted),
+            "{} was not loaded; the loader initialised {loaded:#?}",
+            wanted.display()
+        );
+    }
 }

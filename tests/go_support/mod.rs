@@ -163,3 +163,26 @@ pub fn have_go() -> bool {
         found
     })
 }
+
+/// `go` as above, for a build against an installed nrtq: nothing of this process's
+/// environment but PATH (where go, the C compiler and pkg-config are), and PKG_CONFIG_PATH
+/// set to `pkg_config_path` alone, so no build-tree path reaches the build. `cache_key`
+/// goes into CGO_CFLAGS in place of the generation (see pkg_config_dir): name the install.
+pub fn go_against(dir: &Path, args: &[&str], pkg_config_path: &str, cache_key: &str) -> Command {
+    let template = go(dir, args);
+    let mut cmd = Command::new(template.get_program());
+    cmd.args(template.get_args()).current_dir(dir).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("PKG_CONFIG_PATH", pkg_config_path).env(
+        "CGO_CFLAGS",
+        format!("-g -O2 -DNRTQ_GO_INSTALL={cache_key}"),
+    );
+    cmd
+}
