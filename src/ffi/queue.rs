@@ -10,7 +10,7 @@ pub use super::handle::nrtq_queue;
 use super::handle::nrtq_queue_config;
 use super::handle::nrtq_runtime;
 use super::handle::{arc_into_handle, arc_release, try_box_ref, try_queue};
-use super::out::{opt_out, try_out};
+use super::out::{opt_out, try_out, Out};
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
@@ -110,13 +110,14 @@ fn submit_checked(
     callback: nrtq_completion_fn,
     user_data: u64,
     timeout_us: Option<i64>,
-) -> Result<u64, nrtq_status> {
+    out_ticket: Option<Out<'_, u64>>,
+) -> nrtq_status {
     if callback.is_some() && queue.0.config().delivery == Delivery::Reap {
-        return Err(fail_msg(
+        return fail_msg(
             Status::InvalidArgument,
             "a completion callback is never called in reap mode: pass NULL, or create the \
              queue with callback delivery",
-        ));
+        );
     }
     let callback = callback.map(|f| CTarget::Plain(f).into_callback());
     let result = match timeout_us {
@@ -126,7 +127,15 @@ fn submit_checked(
             queue.submit_timeout(work, user_data, callback, t)
         }
     };
-    result.map_err(fail)
+    match result {
+        Ok(ticket) => {
+            if let Some(out) = out_ticket {
+                out.write(ticket);
+            }
+            nrtq_status::NRTQ_OK
+        }
+        Err(e) => fail(e),
+    }
 }
 
 /// Submit one execution of the queue's model on (`input`, `output`); never blocks.
@@ -170,15 +179,7 @@ pub extern "C" fn nrtq_queue_submit(
             input: Handle(input as usize),
             output: Handle(output as usize),
         };
-        match submit_checked(&queue, work, callback, user_data, None) {
-            Ok(ticket) => {
-                if let Some(out) = out_ticket {
-                    out.write(ticket);
-                }
-                nrtq_status::NRTQ_OK
-            }
-            Err(status) => status,
-        }
+        submit_checked(&queue, work, callback, user_data, None, out_ticket)
     })
 }
 
@@ -204,15 +205,14 @@ pub extern "C" fn nrtq_queue_submit_timeout(
             input: Handle(input as usize),
             output: Handle(output as usize),
         };
-        match submit_checked(&queue, work, callback, user_data, Some(timeout_us)) {
-            Ok(ticket) => {
-                if let Some(out) = out_ticket {
-                    out.write(ticket);
-                }
-                nrtq_status::NRTQ_OK
-            }
-            Err(status) => status,
-        }
+        submit_checked(
+            &queue,
+            work,
+            callback,
+            user_data,
+            Some(timeout_us),
+            out_ticket,
+        )
     })
 }
 
