@@ -653,7 +653,9 @@ nrtq_status nrtq_queue_destroy(struct nrtq_queue *q, int64_t timeout_us);
  * `NRTQ_ERR_QUEUE_FAILED` (the queue is in its terminal failed state, whatever killed it:
  * dead execution unit, deadline or panic; the message names the raw status; recreate the
  * queue); `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the
- * request at once; the message names its `NRT_STATUS`); `NRTQ_ERR_INVALID` (a callback in
+ * request at once; nothing was accepted; the message names its `NRT_STATUS` and, when a
+ * tensor set does not fit the model's tensor info, which tensor and why: missing from its
+ * set, or of the wrong size); `NRTQ_ERR_INVALID` (a callback in
  * reap mode); `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
  */
 nrtq_status nrtq_queue_submit(struct nrtq_queue *q,

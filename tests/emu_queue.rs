@@ -278,3 +278,54 @@ fn an_idle_queue_uses_no_cpu_and_no_wakeups() {
     drop(io);
     unload(m);
 }
+
+#[test]
+fn a_refused_submit_names_the_tensor_that_does_not_fit_the_model() {
+    let _l = lock();
+    let rt = open(&[]);
+    let m = add_model(64, 1_000, &[]);
+    let q = rt
+        .create_queue(Handle(m as usize), QueueConfig::default())
+        .unwrap();
+    // Tensors of 32 floats for a model of 64.
+    let small = Io::new(32, 1.0);
+    let e = q.submit(small.work(), 0, None).unwrap_err();
+    assert_eq!(e.status, Status::Runtime, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("input tensor \"a\" is 128 bytes; the model expects 256"),
+        "{text}"
+    );
+    // An input set without "b": the message says so and lists what the model takes.
+    let right = Io::new(64, 1.0);
+    let c = &lib().core;
+    let mut partial = std::ptr::null_mut();
+    // SAFETY: valid arguments; the set is destroyed below, before the tensor it holds.
+    unsafe {
+        assert_eq!((c.nrt_allocate_tensor_set)(&mut partial), 0);
+        assert_eq!(
+            (c.nrt_add_tensor_to_tensor_set)(partial, c"a".as_ptr(), right.tensors[0]),
+            0
+        );
+    }
+    let work = nrtq::Work {
+        input: Handle(partial as usize),
+        output: Handle(right.outputs as usize),
+    };
+    let e = q.submit(work, 0, None).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("the input tensor set has no tensor named \"b\"")
+            && text.contains("\"a\", \"b\""),
+        "{text}"
+    );
+    assert_eq!(q.stats().submitted, 0, "nothing was accepted");
+    // The right tensors still go through.
+    q.submit(right.work(), 0, None).unwrap();
+    q.drain(Some(Duration::from_secs(10))).unwrap();
+    rt.destroy_queue(&q, Duration::from_secs(1)).unwrap();
+    // SAFETY: the set from above, destroyed once; no request holds it.
+    unsafe { (c.nrt_destroy_tensor_set)(&mut partial) };
+    drop((small, right));
+    unload(m);
+}

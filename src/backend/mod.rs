@@ -18,6 +18,7 @@ mod gen_a;
 mod gen_b;
 pub mod mock;
 pub mod nrt;
+mod tensors;
 
 /// An opaque address the engine carries for the backend (a model or tensor set pointer).
 /// The engine never dereferences it.
@@ -147,6 +148,12 @@ pub trait Channel: Send {
 
     /// How to wait for request `seq` (the oldest one in flight) to complete.
     fn notify(&mut self, seq: u64) -> Notify;
+
+    /// After a [`Refusal::Other`]: which of `work`'s tensors does not fit the model, and
+    /// why, if the backend can tell.
+    fn mismatch(&self, _work: &Work) -> Option<String> {
+        None
+    }
 }
 
 /// A loaded runtime: opens channels and describes itself.

@@ -8,6 +8,7 @@ use neuron_sys::{nrt_model_info_t, Generation, Libnrt, NRT_FRAMEWORK_TYPE_NO_FW}
 
 use super::gen_a::GenA;
 use super::gen_b::GenB;
+use super::tensors::Checked;
 use super::{Channel, Device, Generation as AsyncGeneration, Handle};
 use crate::log::{log, Level};
 use crate::status::{Error, Result, Status};
@@ -101,13 +102,21 @@ impl Device for NrtDevice {
         }
         let lnc = self.model_lnc(model)?;
         match (&self.lib.asyncs, self.generation) {
-            (Some(neuron_sys::AsyncFns::GenA(f)), _) => Ok(Box::new(GenA::open(*f, model, lnc)?)),
+            (Some(neuron_sys::AsyncFns::GenA(f)), _) => Ok(Box::new(Checked::new(
+                GenA::open(*f, model, lnc)?,
+                self.lib.core,
+                model,
+            ))),
             (Some(neuron_sys::AsyncFns::GenB(f)), g) => {
                 let events = match (&f.events, g) {
                     (Some(ev), Generation::Sdk2_30) => Some(*ev),
                     _ => None,
                 };
-                Ok(Box::new(GenB::open(*f, model, lnc, depth, events)))
+                Ok(Box::new(Checked::new(
+                    GenB::open(*f, model, lnc, depth, events),
+                    self.lib.core,
+                    model,
+                )))
             }
             (None, _) => Err(Error::new(
                 Status::Unsupported,

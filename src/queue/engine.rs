@@ -138,13 +138,15 @@ impl Engine {
                         format!("queue {}: the execution unit is unrecoverable", self.id),
                     ));
                 }
-                Err((_, Refusal::Other(raw))) => {
+                Err((req, Refusal::Other(raw))) => {
                     return Err(Error::nrt(
                         Status::Runtime,
                         raw,
                         format!(
-                            "queue {}: nrta_execute_schedule refused the request; nothing was accepted",
-                            self.id
+                            "queue {}: nrta_execute_schedule refused the request{}; nothing \
+                             was accepted",
+                            self.id,
+                            self.why_refused(&req)
                         ),
                     ));
                 }
@@ -181,6 +183,13 @@ impl Engine {
             _ => format!("queue {} is being destroyed", self.id),
         };
         Error::nrt(status, raw, why)
+    }
+
+    /// ": <the tensor that does not fit the model>" after a refusal, or nothing.
+    fn why_refused(&self, req: &Request) -> String {
+        self.ring
+            .mismatch(&req.work)
+            .map_or_else(String::new, |m| format!(": {m}"))
     }
 
     /// Whether a submitter may put its request straight on the device: nothing waits
@@ -352,9 +361,11 @@ impl Engine {
                 Err((req, Refusal::Other(raw))) => {
                     log!(
                         Level::Warn,
-                        "queue {}: the runtime refused ticket {} with NRT status {raw}",
+                        "queue {}: the runtime refused ticket {}{}: {}",
                         self.id,
-                        req.ticket
+                        req.ticket,
+                        self.why_refused(&req),
+                        crate::status::nrt_status_text(raw)
                     );
                     self.outbox
                         .push(req.finish(Status::Runtime, raw, None, now, self.id));

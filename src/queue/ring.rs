@@ -137,6 +137,11 @@ impl Ring {
         }
     }
 
+    /// Why the runtime may have refused `work`: the tensor that does not fit, if known.
+    pub(super) fn mismatch(&self, work: &crate::backend::Work) -> Option<String> {
+        self.channel.as_deref()?.mismatch(work)
+    }
+
     /// The sequence number of the last request the unit completed.
     pub(super) fn read_completed(&mut self) -> std::result::Result<u64, NrtStatus> {
         self.channel().completed()
