@@ -128,8 +128,9 @@ enum nrtq_status
    */
   NRTQ_ERR_QUEUE_FAILED = 201,
   /**
-   * Request outcome: cancelled by queue teardown before it reached the device (or,
-   * with raw status `NRT_TIMEOUT`, abandoned on the device when destroy timed out).
+   * Request outcome: cancelled before it reached the device (`nrtq_queue_cancel`, or
+   * queue teardown), or, with raw status `NRT_TIMEOUT`, abandoned on the device when
+   * destroy timed out.
    */
   NRTQ_ERR_CANCELLED = 202,
   /**
@@ -272,7 +273,7 @@ typedef uint32_t nrtq_log_level;
  * function taking a queue may be called from any number of threads at once (submit is
  * designed for it), except that nothing may use the handle concurrently with or after the
  * destroy that consumes it.
- * Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
+ * Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_cancel`, `nrtq_queue_wait`,
  * `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
  * `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.
  */

@@ -56,8 +56,9 @@ status_table! {
         /// Request outcome, or submit refusal: the queue is in its terminal failed state (dead
         /// execution unit, deadline, panic); the raw status that killed it is beside it.
         QueueFailed = NRTQ_ERR_QUEUE_FAILED = 201 => "the queue is in its terminal failed state",
-        /// Request outcome: cancelled by queue teardown before it reached the device (or,
-        /// with raw status `NRT_TIMEOUT`, abandoned on the device when destroy timed out).
+        /// Request outcome: cancelled before it reached the device (`nrtq_queue_cancel`, or
+        /// queue teardown), or, with raw status `NRT_TIMEOUT`, abandoned on the device when
+        /// destroy timed out.
         Cancelled = NRTQ_ERR_CANCELLED = 202 => "the request was cancelled before reaching the device",
         /// Request outcome: it stayed on the device past the queue's deadline.
         DeadlineExceeded = NRTQ_ERR_DEADLINE = 203 => "the request exceeded the queue's deadline",

@@ -43,7 +43,7 @@ pub struct nrtq_runtime {
 /// function taking a queue may be called from any number of threads at once (submit is
 /// designed for it), except that nothing may use the handle concurrently with or after the
 /// destroy that consumes it.
-/// Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_wait`,
+/// Methods: `nrtq_queue_submit`, `nrtq_queue_submit_timeout`, `nrtq_queue_cancel`, `nrtq_queue_wait`,
 /// `nrtq_queue_drain`, `nrtq_queue_reap`, `nrtq_queue_reap_fd`, `nrtq_queue_errors`,
 /// `nrtq_queue_stats`, `nrtq_queue_failure`, `nrtq_queue_destroy`.
 pub struct nrtq_queue {
