@@ -80,12 +80,9 @@ fn main_inner() -> Result<bool, String> {
             "--threads" => threads = list(&value()?, |s| s.parse().ok().filter(|&n| n > 0))?,
             "--repeat" => {
                 let v = value()?;
-                repeat = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or(format!("--repeat needs a whole number of at least 1, not '{v}'"))?,
-                )
+                repeat = Some(v.parse().ok().filter(|&n| n > 0).ok_or(format!(
+                    "--repeat needs a whole number of at least 1, not '{v}'"
+                ))?)
             }
             "--case" => case = Some(value()?),
             "--model" => model = Some(value()?),

@@ -374,7 +374,13 @@ mod tests {
         for (i, r) in runs.iter().enumerate() {
             // Round k holds every case once, in plan order, before round k + 1 starts.
             assert_eq!(r.run as usize, i / cases.len() + 1, "{}", r.label());
-            assert_eq!(Case { run: 1, ..r.clone() }, cases[i % cases.len()]);
+            assert_eq!(
+                Case {
+                    run: 1,
+                    ..r.clone()
+                },
+                cases[i % cases.len()]
+            );
         }
         // A spec without run= (an older driver) is run 1; run=0 is refused.
         let spec = "pattern=sync,api=2.28,model_us=0,threads=1,requests=1";

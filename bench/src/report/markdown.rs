@@ -216,7 +216,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("Each case ran 2 times, interleaved"), "{text}");
+        assert!(
+            text.contains("Each case ran 2 times, interleaved"),
+            "{text}"
+        );
         // nrtq-reap's median of 98.20% meets the 98% floor although one run missed it.
         assert!(
             text.contains("utilisation ≥ 98% at 20 µs | 2.28 | pass |"),

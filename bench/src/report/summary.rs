@@ -233,10 +233,7 @@ mod tests {
         ];
         let s = by_case(&rows);
         assert_eq!(s.len(), 2);
-        assert_eq!(
-            (s[0].median.pattern.as_str(), s[0].runs),
-            ("nrtq-reap", 2)
-        );
+        assert_eq!((s[0].median.pattern.as_str(), s[0].runs), ("nrtq-reap", 2));
         assert_eq!(
             (s[1].median.pattern.as_str(), s[1].utilisation.max),
             ("poll-loop", 0.7)

@@ -178,12 +178,18 @@ pub fn render(cases: &[Summary]) -> String {
                         let y_of = |x: f64| {
                             y0 + PANEL_H * (1.0 - frac(panel, x * scale, cpu_bottom, cpu_top))
                         };
+                        // A vertical stroke from the lowest to the highest run, with caps
+                        // so that a narrow range still shows.
+                        let (x, low, high) =
+                            (bar_x + width / 2.0, y_of(spread.min), y_of(spread.max));
+                        let cap = (width / 2.0).min(4.0);
                         let _ = writeln!(
                             s,
-                            r##"<line class="range" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#000" stroke-width="1.5"/>"##,
-                            y_of(spread.min),
-                            y_of(spread.max),
-                            x = bar_x + width / 2.0,
+                            r##"<path class="range" d="M{:.1} {low:.1}H{:.1}M{x:.1} {low:.1}V{high:.1}M{:.1} {high:.1}H{:.1}" stroke="#000" stroke-width="1.2" fill="none"/>"##,
+                            x - cap,
+                            x + cap,
+                            x - cap,
+                            x + cap,
                         );
                     }
                 }
@@ -226,7 +232,10 @@ mod tests {
         assert!(svg.starts_with("<svg"));
         assert!(svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<title>").count(), 2 * cases.len());
-        assert!(svg.contains("nrtq-reap 100 µs: 99.00% (runs 98.50–99.50%)"), "{svg}");
+        assert!(
+            svg.contains("nrtq-reap 100 µs: 99.00% (runs 98.50–99.50%)"),
+            "{svg}"
+        );
         assert!(svg.contains("nrtq-reap 100 µs: 2.00 µs (runs 1.50–2.50 µs)"));
         assert!(svg.contains("spin-loop 20 µs: 20.00 µs</title>"));
         // Only the case with two differing runs has range lines, one per panel.
