@@ -174,10 +174,10 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
         model_files.insert(us, models::write(&model_dir, us)?);
     }
 
-    let cases = sel.runs();
+    let runs = sel.runs();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
+    for (i, case) in runs.iter().enumerate() {
         let t0 = Instant::now();
         let result = run_child(case, &model_files[&case.model_us]);
         let took = t0.elapsed().as_secs_f64();
@@ -186,7 +186,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
                 println!(
                     "[{:>3}/{}] {}  {} ({took:.2} s)",
                     i + 1,
-                    cases.len(),
+                    runs.len(),
                     case.label(),
                     summary(&row)
                 );
@@ -199,7 +199,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
                 println!(
                     "[{:>3}/{}] {}  FAILED: {e}",
                     i + 1,
-                    cases.len(),
+                    runs.len(),
                     case.label()
                 );
                 failures.push(format!("{}: {e}", case.label()));
@@ -224,7 +224,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
     };
     let mut md = markdown::render(&rows, &summaries, &verdicts, &info, "bench.svg");
     if !failures.is_empty() {
-        md.push_str("\n### Failed cases\n\n");
+        md.push_str("\n### Failed runs\n\n");
         for f in &failures {
             md.push_str(&format!("- {f}\n"));
         }
@@ -241,7 +241,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
     print!("{}", markdown::targets_table(&verdicts));
     println!(
         "\n{} runs of {} cases in {:.0} s ({} failed); results in {}",
-        cases.len(),
+        runs.len(),
         summaries.len(),
         info.seconds,
         failures.len(),
