@@ -1,7 +1,9 @@
 //! The benchmark's quick mode keeps every pattern working: it runs each pattern (a few
 //! hundred requests per case, 0-µs and 20-µs models, 1 and 4 threads) against the
 //! emulator generation `NRT_EMU_API` names, and this test checks that every pattern
-//! produced sane rows. No timing is asserted: figures depend on the machine.
+//! produced sane rows. No timing is asserted: figures depend on the machine. A second,
+//! smaller run with `--repeat 2` checks that every run keeps its CSV row and that the
+//! markdown shows each case's median with its spread.
 //!
 //! Needs `cargo build --workspace` first (it builds `nrtq-bench` and the emulator
 //! libraries, which `cargo test` does not).
@@ -20,7 +22,7 @@ const PATTERNS: [&str; 8] = [
     "nrtq-refill",
 ];
 
-const HEADER: &str = "pattern,api,model_us,threads,requests,utilisation,req_per_s,cpu_us_per_req,notify_p50_us,notify_p99_us,idle_wakeups";
+const HEADER: &str = "pattern,api,model_us,threads,run,requests,utilisation,req_per_s,cpu_us_per_req,notify_p50_us,notify_p99_us,idle_wakeups";
 
 /// `target/<profile>/nrtq-bench`, seen from `target/<profile>/deps/<this test>`.
 fn bench_exe() -> PathBuf {
@@ -40,28 +42,40 @@ fn num(field: &str, what: &str, line: &str) -> f64 {
     v
 }
 
-#[test]
-fn quick_mode_gives_sane_rows_for_every_pattern() {
+fn api() -> String {
+    std::env::var("NRT_EMU_API").unwrap_or_else(|_| "2.28".into())
+}
+
+/// Runs `nrtq-bench --quick --api <api> --out <fresh dir> <extra…>`; returns its stdout and
+/// the output folder.
+fn run_quick(name: &str, extra: &[&str]) -> (String, PathBuf) {
     let exe = bench_exe();
     assert!(
         exe.exists(),
         "{} is missing: run `cargo build --workspace` before `cargo test`",
         exe.display()
     );
-    let api = std::env::var("NRT_EMU_API").unwrap_or_else(|_| "2.28".into());
-    let out = std::env::temp_dir().join(format!("nrtq-bench-quick-test-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("nrtq-bench-{name}-{}", std::process::id()));
     let run = Command::new(&exe)
-        .args(["--quick", "--api", &api, "--out"])
+        .args(["--quick", "--api", &api(), "--out"])
         .arg(&out)
+        .args(extra)
         .output()
         .expect("run nrtq-bench");
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(
         run.status.success(),
-        "nrtq-bench --quick failed ({}):\n{stdout}\n{}",
+        "nrtq-bench --quick {extra:?} failed ({}):\n{stdout}\n{}",
         run.status,
         String::from_utf8_lossy(&run.stderr)
     );
+    (stdout, out)
+}
+
+#[test]
+fn quick_mode_gives_sane_rows_for_every_pattern() {
+    let api = api();
+    let (stdout, out) = run_quick("quick-test", &[]);
     // A progress line per case, then the targets table.
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with('[')).count(),
@@ -79,33 +93,35 @@ fn quick_mode_gives_sane_rows_for_every_pattern() {
     let mut seen = Vec::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 11, "{line}");
+        assert_eq!(f.len(), 12, "{line}");
         let (pattern, row_api) = (f[0], f[1]);
         assert!(PATTERNS.contains(&pattern), "{line}");
         assert_eq!(row_api, api, "{line}");
         let model_us = num(f[2], "model_us", line);
         let threads = num(f[3], "threads", line);
+        // Quick mode runs each case once unless told otherwise.
+        assert_eq!(f[4], "1", "{line}");
         assert!([0.0, 20.0].contains(&model_us), "{line}");
         assert!([1.0, 4.0].contains(&threads), "{line}");
         // Quick mode runs exactly this many requests per case.
-        assert_eq!(num(f[4], "requests", line), 300.0, "{line}");
-        let util = num(f[5], "utilisation", line);
+        assert_eq!(num(f[5], "requests", line), 300.0, "{line}");
+        let util = num(f[6], "utilisation", line);
         if model_us == 0.0 {
             assert_eq!(util, 0.0, "a 0-µs model keeps nothing busy: {line}");
         } else {
             // Busy time can never exceed the wall time (a little rounding aside).
             assert!(util > 0.0 && util <= 1.01, "{line}");
         }
-        assert!(num(f[6], "req_per_s", line) > 0.0, "{line}");
-        assert!(num(f[7], "cpu_us_per_req", line) >= 0.0, "{line}");
-        let p50 = num(f[8], "notify_p50_us", line);
-        let p99 = num(f[9], "notify_p99_us", line);
+        assert!(num(f[7], "req_per_s", line) > 0.0, "{line}");
+        assert!(num(f[8], "cpu_us_per_req", line) >= 0.0, "{line}");
+        let p50 = num(f[9], "notify_p50_us", line);
+        let p99 = num(f[10], "notify_p99_us", line);
         assert!(p50 >= 0.0 && p50 <= p99, "{line}");
         // Idle wake-ups are measured in the first model time's cases only.
         if model_us == 0.0 {
-            num(f[10], "idle_wakeups", line);
+            num(f[11], "idle_wakeups", line);
         } else {
-            assert_eq!(f[10], "", "{line}");
+            assert_eq!(f[11], "", "{line}");
         }
         seen.push((pattern.to_string(), model_us as u64, threads as u32));
     }
@@ -124,5 +140,73 @@ fn quick_mode_gives_sane_rows_for_every_pattern() {
     assert!(md.matches("\n| ").count() >= PATTERNS.len() * 4, "{md}");
     let svg = std::fs::read_to_string(out.join("bench.svg")).expect("bench.svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn repeat_keeps_every_run_in_the_csv_and_shows_the_spread() {
+    let (stdout, out) = run_quick(
+        "repeat-test",
+        &[
+            "--repeat",
+            "2",
+            "--pattern",
+            "poll-loop,nrtq-reap",
+            "--model-us",
+            "20",
+            "--threads",
+            "1",
+        ],
+    );
+    // Interleaved: both cases' first runs come before either's second.
+    let progress: Vec<&str> = stdout.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(progress.len(), 4, "{stdout}");
+    for (line, (pattern, run)) in progress.iter().zip([
+        ("poll-loop", 1),
+        ("nrtq-reap", 1),
+        ("poll-loop", 2),
+        ("nrtq-reap", 2),
+    ]) {
+        assert!(
+            line.contains(pattern) && line.contains(&format!(" run {run} ")),
+            "expected {pattern} run {run}: {line}"
+        );
+    }
+
+    let csv = std::fs::read_to_string(out.join("bench.csv")).expect("bench.csv");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    let mut runs: Vec<(String, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 12, "{l}");
+            (f[0].to_string(), f[4].to_string())
+        })
+        .collect();
+    runs.sort();
+    let expected: Vec<(String, String)> = ["nrtq-reap", "poll-loop"]
+        .iter()
+        .flat_map(|p| ["1", "2"].map(|r| (p.to_string(), r.to_string())))
+        .collect();
+    assert_eq!(runs, expected, "two rows per case:\n{csv}");
+
+    // One table line per case, saying it had 2 runs, with a median and its (min–max).
+    let md = std::fs::read_to_string(out.join("bench.md")).expect("bench.md");
+    assert!(md.contains("Each case ran 2 times, interleaved"), "{md}");
+    for pattern in ["poll-loop", "nrtq-reap"] {
+        let prefix = format!("| {pattern} | {} | 20 | 1 | 2 | ", api());
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with(&prefix)).collect();
+        assert_eq!(rows.len(), 1, "one line for {pattern} in:\n{md}");
+        // Two processes never measure the same utilisation and CPU per request to the
+        // last digit, so at least one of the two shows its (min–max).
+        let cells: Vec<&str> = rows[0].split(" | ").collect();
+        let (util, cpu) = (cells[6], cells[8]);
+        let spread = |cell: &str| cell.contains(" (") && cell.contains('–') && cell.ends_with(')');
+        assert!(
+            spread(util) || spread(cpu),
+            "neither utilisation '{util}' nor CPU µs/req '{cpu}' shows a spread in: {}",
+            rows[0]
+        );
+    }
     let _ = std::fs::remove_dir_all(&out);
 }

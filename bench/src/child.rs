@@ -182,6 +182,7 @@ pub fn run(case: &Case, lib: &Path, model_path: &Path) -> Result<Row, String> {
         api: case.api.clone(),
         model_us: case.model_us,
         threads: case.threads,
+        run: case.run,
         requests,
         utilisation: busy_ns as f64 / wall_ns as f64,
         req_per_s: requests as f64 * 1e9 / wall_ns as f64,

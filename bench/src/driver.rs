@@ -1,6 +1,7 @@
 //! The driver: writes the model files, runs every case in a child process against the
-//! emulator library of its generation, prints a progress line per case, and writes the
-//! results.
+//! emulator library of its generation (each case `repeat` times, round by round), prints a
+//! progress line per run, and writes the results: every run in the CSV, the medians of each
+//! case's runs in the table, the chart and the targets.
 //!
 //! A child per case because a process loads exactly one libnrt (the generation under
 //! test) and so that CPU accounting covers that case alone.
@@ -9,7 +10,7 @@ use crate::models;
 use crate::plan::{Case, Selection};
 use crate::report::markdown::{self, RunInfo};
 use crate::report::row::Row;
-use crate::report::{csv, svg, targets};
+use crate::report::{csv, summary, svg, targets};
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -158,8 +159,8 @@ fn today() -> String {
         .unwrap_or_default()
 }
 
-/// Runs the selection and writes the results into `out`. Returns the rows and whether
-/// every case succeeded.
+/// Runs the selection and writes the results into `out`. Returns every run's row and
+/// whether every run succeeded.
 pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool), String> {
     for api in &sel.apis {
         library_for(api)?;
@@ -173,10 +174,10 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
         model_files.insert(us, models::write(&model_dir, us)?);
     }
 
-    let cases = sel.cases();
+    let runs = sel.runs();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
+    for (i, case) in runs.iter().enumerate() {
         let t0 = Instant::now();
         let result = run_child(case, &model_files[&case.model_us]);
         let took = t0.elapsed().as_secs_f64();
@@ -185,7 +186,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
                 println!(
                     "[{:>3}/{}] {}  {} ({took:.2} s)",
                     i + 1,
-                    cases.len(),
+                    runs.len(),
                     case.label(),
                     summary(&row)
                 );
@@ -198,7 +199,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
                 println!(
                     "[{:>3}/{}] {}  FAILED: {e}",
                     i + 1,
-                    cases.len(),
+                    runs.len(),
                     case.label()
                 );
                 failures.push(format!("{}: {e}", case.label()));
@@ -207,7 +208,9 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
     }
     let _ = std::fs::remove_dir_all(&model_dir);
 
-    let verdicts = targets::evaluate(&rows);
+    let summaries = summary::by_case(&rows);
+    let medians: Vec<Row> = summaries.iter().map(|c| c.median.clone()).collect();
+    let verdicts = targets::evaluate(&medians);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let info = RunInfo {
         command: command.to_string(),
@@ -219,9 +222,9 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
         date: today(),
         seconds: began.elapsed().as_secs_f64(),
     };
-    let mut md = markdown::render(&rows, &verdicts, &info, "bench.svg");
+    let mut md = markdown::render(&rows, &summaries, &verdicts, &info, "bench.svg");
     if !failures.is_empty() {
-        md.push_str("\n### Failed cases\n\n");
+        md.push_str("\n### Failed runs\n\n");
         for f in &failures {
             md.push_str(&format!("- {f}\n"));
         }
@@ -229,16 +232,17 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
     for (name, text) in [
         ("bench.csv", csv::render(&rows)),
         ("bench.md", md),
-        ("bench.svg", svg::render(&rows)),
+        ("bench.svg", svg::render(&summaries)),
     ] {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
     }
-    println!("\nTargets (issue 7):\n");
+    println!("\nTargets (issue 7), on the median of each case's runs:\n");
     print!("{}", markdown::targets_table(&verdicts));
     println!(
-        "\n{} cases in {:.0} s ({} failed); results in {}",
-        cases.len(),
+        "\n{} runs of {} cases in {:.0} s ({} failed); results in {}",
+        runs.len(),
+        summaries.len(),
         info.seconds,
         failures.len(),
         out.display()

@@ -5,7 +5,7 @@
 //! make bench                          # = cargo build --workspace --release
 //!                                     #   cargo run --release -p nrtq-bench -- --out bench/results
 //! nrtq-bench [--quick] [--out DIR] [--api 2.28,2.29,2.30] [--pattern sync,poll-loop,…]
-//!            [--model-us 0,5,20,100,500] [--threads 1,4] [--idle-all]
+//!            [--model-us 0,5,20,100,500] [--threads 1,4] [--idle-all] [--repeat N]
 //! nrtq-bench --case SPEC --model FILE # one case, in a child process (the driver's use)
 //! ```
 //!
@@ -24,11 +24,11 @@ mod plan;
 mod raw;
 mod report;
 
-use plan::{Case, Pattern, Selection, APIS, MODEL_US, THREADS};
+use plan::{Case, Pattern, Selection, APIS, FULL_REPEAT, MODEL_US, QUICK_REPEAT, THREADS};
 use std::path::PathBuf;
 
 const USAGE: &str = "usage: nrtq-bench [--quick] [--out DIR] [--api LIST] [--pattern LIST] \
-[--model-us LIST] [--threads LIST] [--idle-all]\n       nrtq-bench --case SPEC --model FILE";
+[--model-us LIST] [--threads LIST] [--idle-all]\n                  [--repeat N (runs per case, interleaved; default 3, 1 with --quick)]\n       nrtq-bench --case SPEC --model FILE";
 
 fn list<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
     value
@@ -59,6 +59,7 @@ fn main_inner() -> Result<bool, String> {
     let mut patterns: Vec<Pattern> = Pattern::ALL.to_vec();
     let mut model_us: Option<Vec<u64>> = None;
     let mut threads: Vec<u32> = THREADS.to_vec();
+    let mut repeat: Option<u32> = None;
     let mut case: Option<String> = None;
     let mut model: Option<String> = None;
     while let Some(a) = it.next() {
@@ -77,6 +78,12 @@ fn main_inner() -> Result<bool, String> {
             "--pattern" => patterns = list(&value()?, Pattern::parse)?,
             "--model-us" => model_us = Some(list(&value()?, |s| s.parse().ok())?),
             "--threads" => threads = list(&value()?, |s| s.parse().ok().filter(|&n| n > 0))?,
+            "--repeat" => {
+                let v = value()?;
+                repeat = Some(v.parse().ok().filter(|&n| n > 0).ok_or(format!(
+                    "--repeat needs a whole number of at least 1, not '{v}'"
+                ))?)
+            }
             "--case" => case = Some(value()?),
             "--model" => model = Some(value()?),
             "-h" | "--help" => {
@@ -104,6 +111,7 @@ fn main_inner() -> Result<bool, String> {
         }),
         threads,
         idle_all,
+        repeat: repeat.unwrap_or(if quick { QUICK_REPEAT } else { FULL_REPEAT }),
     };
     let out = out.unwrap_or_else(|| {
         if quick {

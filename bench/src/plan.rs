@@ -116,6 +116,9 @@ pub struct Case {
     pub idle_ms: u64,
     /// Requests each submitting loop keeps on the device.
     pub depth: u32,
+    /// Which run of the case this is, from 1 (see [`Selection::repeat`]). The child echoes
+    /// it in its result so that every run keeps its own CSV row.
+    pub run: u32,
 }
 
 /// Requests the raw refill loops (and nrtq) keep in flight per loop: the vendor advises
@@ -126,11 +129,12 @@ impl Case {
     /// A short label for progress lines.
     pub fn label(&self) -> String {
         format!(
-            "{:<13} api {} model {:>3} µs threads {}",
+            "{:<13} api {} model {:>3} µs threads {} run {}",
             self.pattern.name(),
             self.api,
             self.model_us,
-            self.threads
+            self.threads,
+            self.run
         )
     }
 
@@ -141,8 +145,8 @@ impl Case {
             Budget::WallMs { ms, max } => format!("wall_ms={ms},max={max}"),
         };
         vec![format!(
-            "pattern={},api={},model_us={},threads={},{budget},idle_ms={},depth={}",
-            self.pattern, self.api, self.model_us, self.threads, self.idle_ms, self.depth
+            "pattern={},api={},model_us={},threads={},{budget},idle_ms={},depth={},run={}",
+            self.pattern, self.api, self.model_us, self.threads, self.idle_ms, self.depth, self.run
         )]
     }
 
@@ -157,6 +161,7 @@ impl Case {
         let mut max = None;
         let mut idle_ms = 0;
         let mut depth = DEFAULT_DEPTH;
+        let mut run = 1;
         for item in spec.split(',') {
             let (key, value) = item
                 .split_once('=')
@@ -181,6 +186,7 @@ impl Case {
                 "max" => max = Some(number()?),
                 "idle_ms" => idle_ms = number()?,
                 "depth" => depth = number()? as u32,
+                "run" => run = number()? as u32,
                 _ => return Err(format!("unknown key {key}")),
             }
         }
@@ -200,9 +206,10 @@ impl Case {
             budget,
             idle_ms,
             depth,
+            run,
         };
-        if case.threads == 0 || case.depth == 0 {
-            return Err("threads and depth must be at least 1".into());
+        if case.threads == 0 || case.depth == 0 || case.run == 0 {
+            return Err("threads, depth and run must be at least 1".into());
         }
         Ok(case)
     }
@@ -218,11 +225,20 @@ pub struct Selection {
     pub threads: Vec<u32>,
     /// Measure idle wake-ups in every case, not only the [`IDLE_MODEL_US`] ones.
     pub idle_all: bool,
+    /// Runs of every case (at least 1), interleaved by [`Selection::runs`].
+    pub repeat: u32,
 }
 
+/// Runs of every case in a full run: the median of three shrugs off one disturbed run.
+pub const FULL_REPEAT: u32 = 3;
+
+/// Runs of every case in quick mode, which checks that the patterns work, not figures.
+pub const QUICK_REPEAT: u32 = 1;
+
 /// Wall-time budget of one full-run case: about 0.35 s of submitting. With a busy device
-/// that is 0.35 s of device time (700 requests at 500 µs, 17,500 at 20 µs); 240 cases of
-/// it, plus start-up and the 48 idle seconds, stay under five minutes on two cores.
+/// that is 0.35 s of device time (700 requests at 500 µs, 17,500 at 20 µs); one round of
+/// 240 cases, plus start-up and the 48 idle seconds, takes a little over two minutes on
+/// two cores, so the default three rounds take about seven.
 pub const FULL_WALL_MS: u64 = 350;
 
 /// Requests per quick-mode case: a few hundred, enough to exercise every path.
@@ -232,7 +248,18 @@ pub const QUICK_REQUESTS: u64 = 300;
 pub const QUICK_IDLE_MS: u64 = 100;
 
 impl Selection {
-    /// The cases to run, in order: api, pattern, threads, model time.
+    /// Every run to make, in order: round 1 of every case, then round 2 of every case, and
+    /// so on. Interleaving spreads a slow drift of the machine's load (another job starting
+    /// halfway) over every case alike instead of over the cases that happen to run then.
+    pub fn runs(&self) -> Vec<Case> {
+        let cases = self.cases();
+        (1..=self.repeat.max(1))
+            .flat_map(|run| cases.iter().map(move |c| Case { run, ..c.clone() }))
+            .collect()
+    }
+
+    /// The distinct cases (each as its first run), in order: api, pattern, threads, model
+    /// time.
     pub fn cases(&self) -> Vec<Case> {
         let mut out = Vec::new();
         for api in &self.apis {
@@ -269,6 +296,7 @@ impl Selection {
                             budget,
                             idle_ms,
                             depth: DEFAULT_DEPTH,
+                            run: 1,
                         });
                     }
                 }
@@ -293,6 +321,7 @@ mod tests {
                 budget,
                 idle_ms: 1000,
                 depth: 3,
+                run: 2,
             };
             let args = case.to_args();
             assert_eq!(Case::from_args(&args[0]).unwrap(), case);
@@ -316,6 +345,7 @@ mod tests {
             model_us: MODEL_US.to_vec(),
             threads: THREADS.to_vec(),
             idle_all: false,
+            repeat: 1,
         };
         let cases = sel.cases();
         assert_eq!(cases.len(), 3 * 8 * 5 * 2);
@@ -325,5 +355,36 @@ mod tests {
             .iter()
             .filter(|c| c.idle_ms > 0)
             .all(|c| c.model_us == IDLE_MODEL_US));
+    }
+
+    #[test]
+    fn runs_are_interleaved_round_by_round() {
+        let sel = Selection {
+            quick: true,
+            apis: vec!["2.30".into()],
+            patterns: vec![Pattern::PollLoop, Pattern::NrtqCallback],
+            model_us: vec![20, 100],
+            threads: vec![1],
+            idle_all: false,
+            repeat: 3,
+        };
+        let cases = sel.cases();
+        let runs = sel.runs();
+        assert_eq!(runs.len(), 3 * cases.len());
+        for (i, r) in runs.iter().enumerate() {
+            // Round k holds every case once, in plan order, before round k + 1 starts.
+            assert_eq!(r.run as usize, i / cases.len() + 1, "{}", r.label());
+            assert_eq!(
+                Case {
+                    run: 1,
+                    ..r.clone()
+                },
+                cases[i % cases.len()]
+            );
+        }
+        // A spec without run= (an older driver) is run 1; run=0 is refused.
+        let spec = "pattern=sync,api=2.28,model_us=0,threads=1,requests=1";
+        assert_eq!(Case::from_args(spec).unwrap().run, 1);
+        assert!(Case::from_args(&format!("{spec},run=0")).is_err());
     }
 }

@@ -10,6 +10,8 @@ pub struct Row {
     pub api: String,
     pub model_us: u64,
     pub threads: u32,
+    /// Which run of the case this is, from 1 (0 in a case's summary of its runs).
+    pub run: u32,
     /// Requests completed in the measured run.
     pub requests: u64,
     /// COMPUTE busy time ÷ wall time of the run, 0..1.
@@ -50,7 +52,7 @@ impl Row {
     /// The `RESULT` line.
     pub fn to_line(&self) -> String {
         format!(
-            "RESULT pattern={} api={} model_us={} threads={} requests={} utilisation={:.6} \
+            "RESULT pattern={} api={} model_us={} threads={} run={} requests={} utilisation={:.6} \
              req_per_s={:.1} cpu_us_per_req={:.4} notify_p50_us={} notify_p99_us={} \
              idle_wakeups={} errors={} wall_ms={:.3} busy_source={} emu_cpu_source={} \
              notify_samples={} late_p99_us={:.3} idle_ms={}",
@@ -58,6 +60,7 @@ impl Row {
             self.api,
             self.model_us,
             self.threads,
+            self.run,
             self.requests,
             self.utilisation,
             self.req_per_s,
@@ -108,6 +111,7 @@ impl Row {
             api: get("api")?.to_string(),
             model_us: num("model_us")? as u64,
             threads: num("threads")? as u32,
+            run: num("run")? as u32,
             requests: num("requests")? as u64,
             utilisation: num("utilisation")?,
             req_per_s: num("req_per_s")?,
@@ -133,6 +137,7 @@ pub(crate) fn sample(pattern: &str, model_us: u64, util: f64, cpu: f64) -> Row {
         api: "2.28".into(),
         model_us,
         threads: 1,
+        run: 1,
         requests: 1000,
         utilisation: util,
         req_per_s: 1e6 / (model_us.max(1) as f64),

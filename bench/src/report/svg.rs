@@ -2,9 +2,11 @@
 //!
 //! One row of two panels per API generation (single-thread cases): on the left COMPUTE
 //! utilisation (0–100%), on the right CPU µs per request on a log scale; in each panel a
-//! group of bars per model time, one bar per pattern, coloured as in the legend.
+//! group of bars per model time, one bar per pattern, coloured as in the legend. A bar is
+//! the median of the case's runs; a black line over it spans the lowest to the highest run
+//! when they differ.
 
-use super::row::Row;
+use super::summary::Summary;
 use std::fmt::Write as _;
 
 const COLOURS: [&str; 8] = [
@@ -23,10 +25,14 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The chart for `rows` (the single-thread rows; or the lowest thread count present).
-pub fn render(rows: &[Row]) -> String {
-    let threads = rows.iter().map(|r| r.threads).min().unwrap_or(1);
-    let rows: Vec<&Row> = rows.iter().filter(|r| r.threads == threads).collect();
+/// The chart for `cases` (the single-thread cases; or the lowest thread count present).
+pub fn render(cases: &[Summary]) -> String {
+    let threads = cases.iter().map(|c| c.median.threads).min().unwrap_or(1);
+    let cases: Vec<&Summary> = cases
+        .iter()
+        .filter(|c| c.median.threads == threads)
+        .collect();
+    let rows: Vec<_> = cases.iter().map(|c| &c.median).collect();
     let mut apis: Vec<&str> = rows.iter().map(|r| r.api.as_str()).collect();
     apis.sort_unstable();
     apis.dedup();
@@ -68,7 +74,10 @@ pub fn render(rows: &[Row]) -> String {
         );
     }
 
-    let max_cpu = rows.iter().map(|r| r.cpu_us_per_req).fold(1.0f64, f64::max);
+    let max_cpu = cases
+        .iter()
+        .map(|c| c.cpu_us_per_req.max)
+        .fold(1.0f64, f64::max);
     let cpu_top = 10f64.powf(max_cpu.log10().ceil());
     let cpu_bottom = 0.1f64;
 
@@ -133,32 +142,56 @@ pub fn render(rows: &[Row]) -> String {
                     y0 + PANEL_H + 14.0
                 );
                 for (pi, p) in patterns.iter().enumerate() {
-                    let Some(r) = rows
-                        .iter()
-                        .find(|r| r.api == *api && r.model_us == *m && r.pattern == *p)
-                    else {
+                    let Some(c) = cases.iter().find(|c| {
+                        let r = &c.median;
+                        r.api == *api && r.model_us == *m && r.pattern == *p
+                    }) else {
                         continue;
                     };
-                    let v = if panel == 0 {
-                        r.utilisation * 100.0
+                    let (spread, scale) = if panel == 0 {
+                        (c.utilisation, 100.0)
                     } else {
-                        r.cpu_us_per_req
+                        (c.cpu_us_per_req, 1.0)
                     };
+                    let v = spread.median * scale;
                     let h = PANEL_H * frac(panel, v, cpu_bottom, cpu_top);
+                    let bar_x = gx + pi as f64 * bar_w;
+                    let width = (bar_w - 1.0).max(1.0);
+                    let unit = if panel == 0 { "%" } else { " µs" };
+                    let range = if spread.is_point() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (runs {:.2}–{:.2}{unit})",
+                            spread.min * scale,
+                            spread.max * scale
+                        )
+                    };
                     let _ = writeln!(
                         s,
-                        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{} {m} µs: {}</title></rect>"#,
-                        gx + pi as f64 * bar_w,
+                        r#"<rect x="{bar_x:.1}" y="{:.1}" width="{width:.1}" height="{h:.1}" fill="{}"><title>{} {m} µs: {v:.2}{unit}{range}</title></rect>"#,
                         y0 + PANEL_H - h,
-                        (bar_w - 1.0).max(1.0),
                         COLOURS[pi % COLOURS.len()],
                         esc(p),
-                        if panel == 0 {
-                            format!("{v:.2}%")
-                        } else {
-                            format!("{v:.2} µs")
-                        }
                     );
+                    if !spread.is_point() {
+                        let y_of = |x: f64| {
+                            y0 + PANEL_H * (1.0 - frac(panel, x * scale, cpu_bottom, cpu_top))
+                        };
+                        // A vertical stroke from the lowest to the highest run, with caps
+                        // so that a narrow range still shows.
+                        let (x, low, high) =
+                            (bar_x + width / 2.0, y_of(spread.min), y_of(spread.max));
+                        let cap = (width / 2.0).min(4.0);
+                        let _ = writeln!(
+                            s,
+                            r##"<path class="range" d="M{:.1} {low:.1}H{:.1}M{x:.1} {low:.1}V{high:.1}M{:.1} {high:.1}H{:.1}" stroke="#000" stroke-width="1.2" fill="none"/>"##,
+                            x - cap,
+                            x + cap,
+                            x - cap,
+                            x + cap,
+                        );
+                    }
                 }
             }
         }
@@ -181,20 +214,32 @@ fn frac(panel: usize, v: f64, bottom: f64, top: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::report::row::sample;
+    use crate::report::summary::by_case;
 
     #[test]
-    fn draws_one_bar_per_row_per_panel() {
+    fn draws_one_bar_per_case_per_panel_and_a_range_where_runs_differ() {
+        let mut second = sample("nrtq-reap", 100, 0.985, 2.5);
+        second.run = 2;
         let rows = vec![
             sample("spin-loop", 20, 0.99, 20.0),
             sample("nrtq-reap", 20, 0.98, 2.0),
             sample("nrtq-reap", 100, 0.995, 1.5),
+            second,
         ];
-        let svg = render(&rows);
+        let cases = by_case(&rows);
+        assert_eq!(cases.len(), 3);
+        let svg = render(&cases);
         assert!(svg.starts_with("<svg"));
         assert!(svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<title>").count(), 2 * rows.len());
-        assert!(svg.contains("nrtq-reap 100 µs: 99.50%"));
-        assert!(svg.contains("spin-loop 20 µs: 20.00 µs"));
+        assert_eq!(svg.matches("<title>").count(), 2 * cases.len());
+        assert!(
+            svg.contains("nrtq-reap 100 µs: 99.00% (runs 98.50–99.50%)"),
+            "{svg}"
+        );
+        assert!(svg.contains("nrtq-reap 100 µs: 2.00 µs (runs 1.50–2.50 µs)"));
+        assert!(svg.contains("spin-loop 20 µs: 20.00 µs</title>"));
+        // Only the case with two differing runs has range lines, one per panel.
+        assert_eq!(svg.matches(r#"class="range""#).count(), 2);
     }
 
     #[test]

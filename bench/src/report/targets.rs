@@ -1,5 +1,6 @@
 //! The targets, checked against the rows and reported as pass or miss (never
-//! asserted: timing depends on the machine).
+//! asserted: timing depends on the machine). The driver passes one row per case, the
+//! median of its runs ([`super::summary`]), so a target is judged on a figure that repeats.
 //!
 //! Targets 1–7 are judged on libnrtq's default wait policy (`nrtq-callback`,
 //! `nrtq-reap`, `nrtq-refill`), target 8 on the low-latency policy
