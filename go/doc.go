@@ -36,9 +36,17 @@
 // them return ErrTensorSetInUse. An input set may serve several requests at once; an
 // output set one.
 //
-// Submit's context bounds only its wait for backlog room (TrySubmit never waits). An
-// accepted request is not recalled when a context ends: Pending.Wait returns ctx.Err(),
-// the request completes later all the same, and its sets stay lent until it does.
+// Pending.Cancel takes a request out of the backlog if it has not reached the device:
+// it then resolves once, through the reaper in its place in submission order, as
+// ErrCancelled, and its sets come back at that point. A request already on the device
+// cannot be recalled: Cancel reports false and the request resolves with its own outcome.
+//
+// Contexts never cancel a request by themselves. Submit's context bounds only its wait
+// for backlog room (TrySubmit never waits); Pending.Wait's context bounds only that
+// wait: Wait returns ctx.Err(), the request completes later all the same, and its sets
+// stay lent until it does. Wait does not call Cancel because a Pending may have several
+// waiters, and one of them giving up says nothing about the others; a caller that owns
+// the request and wants it gone calls Cancel after Wait returns ctx.Err().
 //
 // # Shutdown
 //

@@ -33,6 +33,7 @@ const (
 	StatusUnknownTicket Status = C.NRTQ_ERR_UNKNOWN_TICKET
 	StatusResource      Status = C.NRTQ_ERR_RESOURCE
 	StatusWrongMode     Status = C.NRTQ_ERR_WRONG_MODE
+	StatusTooLate       Status = C.NRTQ_ERR_TOO_LATE
 	StatusExec          Status = C.NRTQ_ERR_EXEC
 	StatusQueueFailed   Status = C.NRTQ_ERR_QUEUE_FAILED
 	StatusCancelled     Status = C.NRTQ_ERR_CANCELLED
@@ -142,6 +143,7 @@ var (
 	ErrUnknownTicket error = &sentinel{StatusUnknownTicket}
 	ErrResource      error = &sentinel{StatusResource}
 	ErrWrongMode     error = &sentinel{StatusWrongMode}
+	ErrTooLate       error = &sentinel{StatusTooLate}
 	ErrExec          error = &sentinel{StatusExec}
 	ErrQueueFailed   error = &sentinel{StatusQueueFailed}
 	ErrCancelled     error = &sentinel{StatusCancelled}

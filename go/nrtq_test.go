@@ -837,3 +837,207 @@ func TestCloseRacingSubmitters(t *testing.T) {
 	}
 	t.Logf("%d requests accepted before Close", n)
 }
+
+// Cancel takes back only what has not reached the device. With depth pinned to 1, the
+// first request goes straight to the device and the others wait in the backlog: the last
+// one is cancelled (it resolves once, as ErrCancelled, after the ones before it), the
+// first one is too late, and the rest complete normally.
+func TestCancelTakesBackOnlyBackloggedRequests(t *testing.T) {
+	slow := slowAdd(t, 200*time.Millisecond)
+	q := newQueue(t, slow, nrtq.WithDepth(1), nrtq.WithMaxDepth(1))
+	in, err := slow.NewInputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillAdd(t, in, 7)
+	const n = 4
+	ps := make([]*nrtq.Pending, n)
+	outs := make([]*nrtq.TensorSet, n)
+	for i := range ps {
+		if outs[i], err = slow.NewOutputs(); err != nil {
+			t.Fatal(err)
+		}
+		if ps[i], err = q.TrySubmit(in, outs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, last := ps[0], ps[n-1]
+
+	if ok, err := last.Cancel(); !ok || err != nil {
+		t.Fatalf("cancelling backlogged ticket %d: %v, %v", last.Ticket(), ok, err)
+	}
+	// Cancelled, but it resolves in its place, after the requests before it: its output
+	// set stays lent until then.
+	if _, done := last.Completion(); done {
+		t.Error("the cancelled request resolved before the requests submitted ahead of it")
+	}
+	if err := outs[n-1].Read("out", make([]byte, 4096)); !errors.Is(err, nrtq.ErrTensorSetInUse) {
+		t.Errorf("reading the cancelled request's output before it resolved: %v", err)
+	}
+	// A second cancel of the same request finds it gone from the backlog.
+	if ok, err := last.Cancel(); ok || err != nil {
+		t.Errorf("cancelling ticket %d twice: %v, %v", last.Ticket(), ok, err)
+	}
+	if ok, err := first.Cancel(); ok || err != nil {
+		t.Errorf("cancelling ticket %d, already on the device: %v, %v", first.Ticket(), ok, err)
+	}
+
+	select {
+	case <-last.Done():
+	case <-time.After(watchdog):
+		t.Fatal("the cancelled request never resolved")
+	}
+	c, _ := last.Completion()
+	var e *nrtq.Error
+	if err := last.Err(); !errors.Is(err, nrtq.ErrCancelled) || !errors.As(err, &e) ||
+		c.Status != nrtq.StatusCancelled || c.NRTStatus != nrtq.NRTSuccess || c.Ticket != last.Ticket() {
+		t.Errorf("the cancelled request resolved as %+v (%v)", c, err)
+	}
+	for i, p := range ps[:n-1] {
+		c, done := p.Completion()
+		if !done {
+			t.Errorf("ticket %d was still out when the later, cancelled ticket %d resolved", p.Ticket(), last.Ticket())
+			continue
+		}
+		if c.Status != nrtq.StatusOK {
+			t.Errorf("ticket %d: %v", p.Ticket(), c.Err())
+		}
+		if wrong, err := checkAdd(outs[i], 7); err != nil || wrong != 0 {
+			t.Errorf("ticket %d: %d wrong elements (%v)", p.Ticket(), wrong, err)
+		}
+	}
+	// The cancelled request's sets came back with its resolution.
+	if err := outs[n-1].Read("out", make([]byte, 4096)); err != nil {
+		t.Errorf("reading the cancelled request's output after it resolved: %v", err)
+	}
+	for _, p := range []*nrtq.Pending{first, last, ps[1]} {
+		if ok, err := p.Cancel(); ok || err != nil {
+			t.Errorf("cancelling resolved ticket %d: %v, %v", p.Ticket(), ok, err)
+		}
+	}
+	st, err := q.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Resolved != n || st.Cancelled != 1 || st.Submitted != n {
+		t.Errorf("stats after %d submits, one cancelled: %+v", n, st)
+	}
+	// Close reaps once more: a second delivery of the cancelled request would panic the
+	// reaper's handle lookup there.
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := last.Err(); !errors.Is(err, nrtq.ErrCancelled) {
+		t.Errorf("the cancelled request's outcome changed after Close: %v", err)
+	}
+	for _, s := range append(outs, in) {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+	var nilPending *nrtq.Pending
+	if ok, err := nilPending.Cancel(); ok || !errors.Is(err, nrtq.ErrNull) {
+		t.Errorf("Cancel on a nil Pending: %v, %v", ok, err)
+	}
+}
+
+// Cancelling while Close drains the queue makes Close finish sooner: the backlogged
+// requests resolve as cancelled and Close still returns with every Pending resolved.
+func TestCancelDuringCloseResolvesTheBacklog(t *testing.T) {
+	slow := slowAdd(t, 200*time.Millisecond)
+	q := newQueue(t, slow, nrtq.WithDepth(1), nrtq.WithMaxDepth(1))
+	in, err := slow.NewInputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	ps := make([]*nrtq.Pending, n)
+	outs := make([]*nrtq.TensorSet, n)
+	for i := range ps {
+		if outs[i], err = slow.NewOutputs(); err != nil {
+			t.Fatal(err)
+		}
+		if ps[i], err = q.TrySubmit(in, outs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- q.Close() }()
+	// Cancel from the back, so each cancelled request is still in the backlog whatever
+	// Close has reached meanwhile; a request that got to the device reports false.
+	cancelled := map[uint64]bool{}
+	for i := n - 1; i >= 0; i-- {
+		ok, err := ps[i].Cancel()
+		if err != nil && !errors.Is(err, nrtq.ErrClosed) {
+			t.Errorf("cancelling ticket %d during Close: %v", ps[i].Ticket(), err)
+		}
+		cancelled[ps[i].Ticket()] = ok
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(watchdog):
+		t.Fatal("Close never returned")
+	}
+	got := 0
+	for _, p := range ps {
+		c, done := p.Completion()
+		switch {
+		case !done:
+			t.Errorf("ticket %d unresolved after Close", p.Ticket())
+		case cancelled[p.Ticket()] && !errors.Is(c.Err(), nrtq.ErrCancelled):
+			t.Errorf("ticket %d was cancelled but resolved as %v", p.Ticket(), c.Err())
+		case !cancelled[p.Ticket()] && c.Status != nrtq.StatusOK:
+			t.Errorf("ticket %d was not cancelled but resolved as %v", p.Ticket(), c.Err())
+		case cancelled[p.Ticket()]:
+			got++
+		}
+	}
+	// The first request is on the device from its submit on; the last cannot have left
+	// the backlog before three 200 ms requests ahead of it finished.
+	if cancelled[ps[0].Ticket()] || !cancelled[ps[n-1].Ticket()] {
+		t.Errorf("cancelled: %v", cancelled)
+	}
+	t.Logf("%d of %d requests cancelled during Close", got, n)
+	for _, s := range append(outs, in) {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// Every status the library names has a Status and a sentinel here, under the same name.
+func TestStatusNamesMatchTheLibrary(t *testing.T) {
+	sentinels := map[nrtq.Status]error{
+		nrtq.StatusBacklogFull: nrtq.ErrBacklogFull, nrtq.StatusTimeout: nrtq.ErrTimeout,
+		nrtq.StatusNull: nrtq.ErrNull, nrtq.StatusInvalid: nrtq.ErrInvalid,
+		nrtq.StatusPanic: nrtq.ErrPanic, nrtq.StatusLoad: nrtq.ErrLoad,
+		nrtq.StatusRuntime: nrtq.ErrRuntime, nrtq.StatusUnsupported: nrtq.ErrUnsupported,
+		nrtq.StatusBusy: nrtq.ErrBusy, nrtq.StatusWouldDeadlock: nrtq.ErrWouldDeadlock,
+		nrtq.StatusClosed: nrtq.ErrClosed, nrtq.StatusUnknownTicket: nrtq.ErrUnknownTicket,
+		nrtq.StatusResource: nrtq.ErrResource, nrtq.StatusWrongMode: nrtq.ErrWrongMode,
+		nrtq.StatusTooLate: nrtq.ErrTooLate, nrtq.StatusExec: nrtq.ErrExec,
+		nrtq.StatusQueueFailed: nrtq.ErrQueueFailed, nrtq.StatusCancelled: nrtq.ErrCancelled,
+		nrtq.StatusDeadline: nrtq.ErrDeadline,
+	}
+	if got := nrtq.StatusTooLate.String(); got != "NRTQ_ERR_TOO_LATE" {
+		t.Errorf("StatusTooLate is named %q", got)
+	}
+	for code := nrtq.Status(1); code < 1000; code++ {
+		name := code.String()
+		known := strings.HasPrefix(name, "NRTQ_")
+		sentinel, have := sentinels[code]
+		switch {
+		case known && !have:
+			t.Errorf("the library names status %d %s, which has no sentinel here", code, name)
+		case have && !known:
+			t.Errorf("status %d has a sentinel here but the library calls it %q", code, name)
+		case have && !strings.Contains(sentinel.Error(), name+":"):
+			t.Errorf("the sentinel of %s reads %q", name, sentinel.Error())
+		case have && !errors.Is(&nrtq.Error{Status: code}, sentinel):
+			t.Errorf("an *Error with status %s does not match its sentinel", name)
+		}
+	}
+}

@@ -108,6 +108,7 @@ type Queue struct {
 
 	mu       sync.Mutex
 	closing  bool                  // no more submits
+	finished bool                  // about to be destroyed: no more calls on p, Cancel included
 	pending  map[*Pending]struct{} // accepted (or being submitted), not yet resolved
 	progress chan struct{}         // closed and replaced whenever requests resolve or closing starts
 	calls    sync.WaitGroup        // C calls on p in progress outside the reaper
@@ -317,14 +318,57 @@ func (p *Pending) Err() error {
 }
 
 // Wait waits for the request, or for ctx. When ctx ends first it returns ctx.Err(); the
-// request goes on regardless (nrtq cannot recall it), completes exactly once, and its
-// tensor sets stay lent until then: Done still closes and Err still answers later.
+// request goes on regardless, completes exactly once, and its tensor sets stay lent until
+// then: Done still closes and Err still answers later. Wait never cancels the request
+// (other goroutines may be waiting on it too): call Cancel for that.
 func (p *Pending) Wait(ctx context.Context) error {
 	select {
 	case <-p.done:
 		return p.result.Err()
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// Cancel takes the request out of the queue's backlog if it has not reached the device
+// yet, and reports whether it did. When true, the request resolves exactly once, through
+// the queue's reaper like any completion and in its place in submission order, with an
+// error matching ErrCancelled; its tensor sets are given back then, not by Cancel. When
+// false, the request was already on the device or done: it resolves (or has resolved)
+// with its own outcome. An error means the cancellation could not be asked for: the
+// queue is being destroyed (ErrClosed; the request still resolves), or nrtq refused the
+// ticket.
+func (p *Pending) Cancel() (bool, error) {
+	const op = "Pending.Cancel"
+	if p == nil {
+		return false, &Error{Op: op, Status: StatusNull, Message: "the Pending is nil"}
+	}
+	select {
+	case <-p.done:
+		return false, nil // resolved: nothing to ask nrtq
+	default:
+	}
+	q := p.q
+	// Allowed while Close drains the queue (cancelling is a way to make it finish
+	// sooner), refused only once the handle is about to be destroyed.
+	q.mu.Lock()
+	if q.finished {
+		q.mu.Unlock()
+		return false, &Error{Op: op, Status: StatusClosed, Message: "the queue is being destroyed; the request resolves on its own"}
+	}
+	q.calls.Add(1)
+	q.mu.Unlock()
+	defer q.calls.Done()
+	err := call("nrtq_queue_cancel", func() C.nrtq_status {
+		return C.nrtq_queue_cancel(q.p, C.uint64_t(p.ticket))
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrTooLate):
+		return false, nil
+	default:
+		return false, err
 	}
 }
 
@@ -356,8 +400,8 @@ func (e *waitError) Is(target error) bool { return errors.Is(e.last, target) }
 // Submit submits one execution of the queue's model on (in, out). When the backlog is
 // full it waits for room until ctx ends; the error then matches both ctx.Err() and
 // ErrBacklogFull. ctx governs only this wait: once accepted, the request runs to its
-// completion whatever becomes of ctx (nrtq cannot recall it), and the returned Pending
-// resolves exactly once. A ctx already ended submits nothing.
+// completion whatever becomes of ctx (Pending.Cancel is the way to recall it from the
+// backlog), and the returned Pending resolves exactly once. A ctx already ended submits nothing.
 func (q *Queue) Submit(ctx context.Context, in, out *TensorSet) (*Pending, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -613,6 +657,10 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	q.ring()
 
 	waitErr := q.Drain(ctx)
+	// Set under mu, so no call is admitted (calls.Add) once calls.Wait below may run.
+	q.mu.Lock()
+	q.finished = true
+	q.mu.Unlock()
 
 	q.stopReaper.Store(true)
 	deadlineErr := q.reapFile.SetReadDeadline(time.Unix(1, 0))

@@ -27,6 +27,9 @@ const GO_TESTS: &[&str] = &[
     "TestCloseRacingSubmitters",
     "TestEmulatorModelsOrder",
     "TestEmulatorModelsFromPkgConfig",
+    "TestCancelTakesBackOnlyBackloggedRequests",
+    "TestCancelDuringCloseResolvesTheBacklog",
+    "TestStatusNamesMatchTheLibrary",
 ];
 
 #[test]
