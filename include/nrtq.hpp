@@ -77,10 +77,11 @@
  *
  * Reap mode (QueueConfig().delivery(NRTQ_DELIVERY_REAP)): submit with submit_tagged /
  * try_submit_tagged (a 64-bit tag comes back as Completion::user_data), poll reap_fd(),
- * then reap() into a std::vector until it returns 0. The callable-taking submits throw
- * Error(NRTQ_ERR_WRONG_MODE) on a reap-mode queue (callables are never called there), and
- * the tagged submits are for reap mode only. Drain and reap everything before the Queue
- * is destroyed: destroy discards completions not yet reaped.
+ * then reap() into a std::vector until it returns 0 (submit(inputs, outputs) is a tag of
+ * 0). The callable-taking submits throw Error(NRTQ_ERR_WRONG_MODE) on a reap-mode queue
+ * (callables are never called there); in callback mode the tagged submits need a
+ * queue-wide callable (above). Drain and reap everything before the Queue is destroyed:
+ * destroy discards completions not yet reaped.
  *
  * Timeouts are std::chrono::microseconds (any coarser std::chrono duration converts);
  * nrtq::forever (-1) means no limit, as a negative timeout does in the C API.
@@ -491,13 +492,13 @@ public:
 
     /**
      * The queue-wide completion callable, f(const Completion&) (copy-constructible: it is
-     * held in a std::function), for requests submitted
-     * without a callable (submit(inputs, outputs), try_submit(inputs, outputs), and the
-     * tagged submits, whose tag arrives as Completion::user_data). Called once per such
-     * request on nrtq's completion thread, in ticket order, also when the request failed or
-     * was cancelled; exceptions go to the callback exception handler. Requests submitted
-     * with their own callable or a future never reach it. Callback mode only: a Queue
-     * created from a reap-mode config with one throws Error(NRTQ_ERR_INVALID).
+     * held in a std::function), for requests submitted without a callable
+     * (submit(inputs, outputs), try_submit(inputs, outputs), and the tagged submits, whose
+     * tag arrives as Completion::user_data). Called once per such request on nrtq's
+     * completion thread, in ticket order, also when the request failed or was cancelled;
+     * exceptions go to the callback exception handler. Requests submitted with their own
+     * callable or a future never reach it. Callback mode only: a Queue created from a
+     * reap-mode config with one throws Error(NRTQ_ERR_INVALID).
      *
      * The callable is shared by every queue created from this config (queues on different
      * runtimes may call it concurrently); each Queue keeps it alive until the queue has been
