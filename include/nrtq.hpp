@@ -19,6 +19,10 @@
  *     q.submit(in2, out2, [](const nrtq::Completion& c) { ... });   // any callable
  *     if (!done.get().ok()) ...
  *
+ *     nrtq::Queue logged(rt, model, nrtq::QueueConfig().on_complete(log_it));
+ *     nrtq::Queue::Ticket t = logged.submit(in3, out3);   // completes through log_it
+ *     if (logged.cancel(t)) ...                           // still in the backlog: cancelled
+ *
  * Ownership. Runtime, Queue, QueueConfig (and Model, TensorSet) are move-only owners;
  * a moved-from object is empty, and using it throws Error(NRTQ_ERR_NULL). The runtime's
  * handle is shared: every Queue (and Model, TensorSet) created on a Runtime keeps it
@@ -54,12 +58,30 @@
  * must not wait on, drain or destroy a queue of the same runtime (Error with
  * NRTQ_ERR_WOULD_DEADLOCK), so never let the last owner of a Queue or Runtime die in it.
  *
+ * A queue-wide callable (QueueConfig::on_complete) serves the requests submitted without
+ * one: submit(inputs, outputs), try_submit(inputs, outputs), and submit_tagged /
+ * try_submit_tagged, whose tag it receives as Completion::user_data. It is bound to the
+ * C queue through nrtq_queue_config_set_completion_hook, with a user_data pointing at a
+ * heap-held std::function that the Queue keeps until its destroy has returned (the hook
+ * may run until then). Same thread, same exception handling as a per-request callable.
+ * Callback mode only: a reap-mode config with one makes the Queue constructor throw
+ * Error(NRTQ_ERR_INVALID), and a callback-mode queue without one refuses the no-callable
+ * submits with Error(NRTQ_ERR_WRONG_MODE) (their completions would reach nobody).
+ *
+ * Cancelling: cancel(ticket) takes back a request still in the backlog; it then completes,
+ * once, as NRTQ_ERR_CANCELLED, in its place in ticket order: its callable is still called
+ * (then destroyed), its future still fulfilled, the queue-wide callable still called. A
+ * request already on the device (or completed) runs its course: cancel returns false.
+ * submit_future / try_submit_future can report the ticket to cancel through their last
+ * argument.
+ *
  * Reap mode (QueueConfig().delivery(NRTQ_DELIVERY_REAP)): submit with submit_tagged /
  * try_submit_tagged (a 64-bit tag comes back as Completion::user_data), poll reap_fd(),
- * then reap() into a std::vector until it returns 0. The callable-taking submits throw
- * Error(NRTQ_ERR_WRONG_MODE) on a reap-mode queue (callables are never called there), and
- * the tagged submits are for reap mode only. Drain and reap everything before the Queue
- * is destroyed: destroy discards completions not yet reaped.
+ * then reap() into a std::vector until it returns 0 (submit(inputs, outputs) is a tag of
+ * 0). The callable-taking submits throw Error(NRTQ_ERR_WRONG_MODE) on a reap-mode queue
+ * (callables are never called there); in callback mode the tagged submits need a
+ * queue-wide callable (above). Drain and reap everything before the Queue is destroyed:
+ * destroy discards completions not yet reaped.
  *
  * Timeouts are std::chrono::microseconds (any coarser std::chrono duration converts);
  * nrtq::forever (-1) means no limit, as a negative timeout does in the C API.
@@ -145,7 +167,8 @@ private:
 struct Completion {
     /** The ticket its submit returned (per queue, increasing from 1). */
     std::uint64_t ticket = 0;
-    /** The tag given to submit_tagged (reap mode); 0 for requests submitted with a callable. */
+    /** The tag given to submit_tagged (reap mode, or a queue-wide callable); 0 for requests
+     *  submitted with a callable or a future, or by submit(inputs, outputs). */
     std::uint64_t user_data = 0;
     /** NRTQ_OK, or the outcome: NRTQ_ERR_EXEC, NRTQ_ERR_QUEUE_FAILED, NRTQ_ERR_CANCELLED, ... */
     nrtq_status status = NRTQ_OK;
@@ -266,6 +289,29 @@ inline void completion_trampoline(const nrtq_completion *c) noexcept {
         report_callback_exception(std::current_exception(), completion);
     }
 }
+
+/** A queue-wide completion callable (QueueConfig::on_complete): the hook's user_data. Shared
+ *  by the QueueConfig that set it and every Queue created with it; each Queue keeps it until
+ *  its nrtq_queue_destroy has returned. */
+struct CompletionHook {
+    std::function<void(const Completion &)> callable;
+};
+
+/** The C hook of a queue-wide callable: user_data is the CompletionHook, not owned here. */
+inline void completion_hook_trampoline(const nrtq_completion *c, std::uint64_t user_data) noexcept {
+    if (c == nullptr || user_data == 0) return;
+    auto *hook = reinterpret_cast<CompletionHook *>(static_cast<std::uintptr_t>(user_data));
+    // Requests reaching the hook were submitted without a closure: user_data is their tag.
+    const Completion completion = from_c(*c, true);
+    try {
+        hook->callable(completion);
+    } catch (...) {
+        report_callback_exception(std::current_exception(), completion);
+    }
+}
+
+template <class T> struct is_duration : std::false_type {};
+template <class Rep, class Period> struct is_duration<std::chrono::duration<Rep, Period>> : std::true_type {};
 
 /** A fatal callable, shared by the QueueConfig that set it and every Queue created with it. */
 struct FatalClosure {
@@ -444,6 +490,40 @@ public:
         return *this;
     }
 
+    /**
+     * The queue-wide completion callable, f(const Completion&) (copy-constructible: it is
+     * held in a std::function), for requests submitted without a callable
+     * (submit(inputs, outputs), try_submit(inputs, outputs), and the tagged submits, whose
+     * tag arrives as Completion::user_data). Called once per such request on nrtq's
+     * completion thread, in ticket order, also when the request failed or was cancelled;
+     * exceptions go to the callback exception handler. Requests submitted with their own
+     * callable or a future never reach it. Callback mode only: a Queue created from a
+     * reap-mode config with one throws Error(NRTQ_ERR_INVALID).
+     *
+     * The callable is shared by every queue created from this config (queues on different
+     * runtimes may call it concurrently); each Queue keeps it alive until the queue has been
+     * destroyed, so the config may go first. nullptr or an empty std::function removes it.
+     */
+    template <class F> QueueConfig &on_complete(F &&callable) {
+        static_assert(std::is_invocable_v<std::decay_t<F> &, const Completion &>,
+                      "on_complete takes a callable invocable as f(const nrtq::Completion&)");
+        auto hook = std::make_shared<detail::CompletionHook>();
+        hook->callable = std::forward<F>(callable);
+        if (!hook->callable) return on_complete(nullptr);
+        detail::check(nrtq_queue_config_set_completion_hook(config_.get(), &detail::completion_hook_trampoline,
+                                                            reinterpret_cast<std::uintptr_t>(hook.get())),
+                      "nrtq_queue_config_set_completion_hook");
+        hook_ = std::move(hook);
+        return *this;
+    }
+    /** Remove the queue-wide callable (queues already created keep theirs). */
+    QueueConfig &on_complete(std::nullptr_t) {
+        detail::check(nrtq_queue_config_set_completion_hook(config_.get(), nullptr, 0),
+                      "nrtq_queue_config_set_completion_hook");
+        hook_.reset();
+        return *this;
+    }
+
     const nrtq_queue_config *native_handle() const noexcept { return config_.get(); }
 
 private:
@@ -454,6 +534,7 @@ private:
     std::unique_ptr<nrtq_queue_config, Free> config_;
     nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
     std::shared_ptr<detail::FatalClosure> fatal_;
+    std::shared_ptr<detail::CompletionHook> hook_;
 };
 
 /** A runtime: one loaded libnrt and its completion thread. Shared by its queues. */
@@ -513,7 +594,7 @@ public:
 
     /** Create a queue running `model` on `runtime` (both kept alive by the queue). */
     Queue(const Runtime &runtime, const ModelRef &model, const QueueConfig &config = QueueConfig())
-        : runtime_(runtime.lifetime()), model_(model.lifetime()), fatal_(config.fatal_),
+        : runtime_(runtime.lifetime()), model_(model.lifetime()), fatal_(config.fatal_), hook_(config.hook_),
           delivery_(config.delivery_) {
         detail::check(nrtq_queue_create(runtime.native_handle(), model.native_handle(), config.native_handle(),
                                         &queue_),
@@ -532,7 +613,8 @@ public:
     Queue &operator=(const Queue &) = delete;
 
     /** destroy(forever). A failure cannot be thrown from here: it goes to stderr, and what
-     *  the still-open queue uses (runtime, model, fatal callable) is leaked, not freed. */
+     *  the still-open queue uses (runtime, model, fatal and queue-wide callables) is leaked,
+     *  not freed. */
     ~Queue() {
         if (queue_ == nullptr) return;
         nrtq_status status = nrtq_queue_destroy(queue_, -1);
@@ -543,8 +625,9 @@ public:
             struct Kept {
                 std::shared_ptr<void> runtime, model;
                 std::shared_ptr<detail::FatalClosure> fatal;
+                std::shared_ptr<detail::CompletionHook> hook;
             };
-            static_cast<void>(new Kept{std::move(runtime_), std::move(model_), std::move(fatal_)});
+            static_cast<void>(new Kept{std::move(runtime_), std::move(model_), std::move(fatal_), std::move(hook_)});
         }
     }
 
@@ -574,52 +657,81 @@ public:
 
     /** Submit with a callable, waiting up to `timeout` (default: not at all) for backlog
      *  room; empty when the backlog stayed full (the callable is then already destroyed). */
-    template <class F>
+    template <class F, std::enable_if_t<!detail::is_duration<std::decay_t<F>>::value, int> = 0>
     std::optional<Ticket> try_submit(const Inputs &inputs, const Outputs &outputs, F &&on_complete,
                                      std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
         return submit_closure(inputs, outputs, std::forward<F>(on_complete), timeout);
     }
 
+    /** Callback mode with a queue-wide callable (QueueConfig::on_complete), or reap mode
+     *  (tag 0): submit without a callable, waiting for room without limit. Throws
+     *  Error(NRTQ_ERR_WRONG_MODE) on a callback-mode queue without a queue-wide callable. */
+    Ticket submit(const Inputs &inputs, const Outputs &outputs) {
+        std::optional<Ticket> ticket = submit_without_callable(inputs, outputs, 0, forever, "Queue::submit");
+        if (!ticket) throw backlog_full_on_completion_thread("Queue::submit");
+        return *ticket;
+    }
+
+    /** As submit(inputs, outputs), waiting up to `timeout` (default: not at all) for room;
+     *  empty when the backlog stayed full. */
+    std::optional<Ticket> try_submit(const Inputs &inputs, const Outputs &outputs,
+                                     std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+        return submit_without_callable(inputs, outputs, 0, timeout, "Queue::try_submit");
+    }
+
     /** Submit, waiting for room without limit; the future receives the Completion (also a
-     *  failed or cancelled one: check its status). */
-    std::future<Completion> submit_future(const Inputs &inputs, const Outputs &outputs) {
-        std::optional<std::future<Completion>> f = try_submit_future(inputs, outputs, forever);
+     *  failed or cancelled one: check its status). `ticket`, when given, receives the
+     *  request's ticket (for cancel or wait). */
+    std::future<Completion> submit_future(const Inputs &inputs, const Outputs &outputs, Ticket *ticket = nullptr) {
+        std::optional<std::future<Completion>> f = try_submit_future(inputs, outputs, forever, ticket);
         if (!f) throw backlog_full_on_completion_thread("Queue::submit_future");
         return std::move(*f);
     }
 
-    /** As submit_future, waiting up to `timeout` for room; empty when the backlog stayed full. */
+    /** As submit_future, waiting up to `timeout` for room; empty when the backlog stayed full
+     *  (`*ticket` is then left as it was). */
     std::optional<std::future<Completion>>
     try_submit_future(const Inputs &inputs, const Outputs &outputs,
-                      std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+                      std::chrono::microseconds timeout = std::chrono::microseconds(0), Ticket *ticket = nullptr) {
         std::promise<Completion> promise;
         std::future<Completion> future = promise.get_future();
         auto fulfil = [p = std::move(promise)](const Completion &c) mutable { p.set_value(c); };
-        if (!submit_closure(inputs, outputs, std::move(fulfil), timeout)) return std::nullopt;
+        std::optional<Ticket> accepted = submit_closure(inputs, outputs, std::move(fulfil), timeout);
+        if (!accepted) return std::nullopt;
+        if (ticket != nullptr) *ticket = *accepted;
         return future;
     }
 
-    /** Reap mode: submit with a tag returned as Completion::user_data, waiting for room
-     *  without limit. */
+    /** Submit with a tag returned as Completion::user_data, waiting for room without limit.
+     *  Reap mode, or callback mode with a queue-wide callable (QueueConfig::on_complete),
+     *  which receives the tag; otherwise Error(NRTQ_ERR_WRONG_MODE). */
     Ticket submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag) {
         std::optional<Ticket> ticket = try_submit_tagged(inputs, outputs, tag, forever);
         if (!ticket) throw backlog_full_on_completion_thread("Queue::submit_tagged");
         return *ticket;
     }
 
-    /** Reap mode: as submit_tagged, waiting up to `timeout` for room; empty when the
-     *  backlog stayed full. */
+    /** As submit_tagged, waiting up to `timeout` for room; empty when the backlog stayed
+     *  full. */
     std::optional<Ticket> try_submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag,
                                             std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
-        if (delivery_ != NRTQ_DELIVERY_REAP && queue_ != nullptr)
-            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Queue::try_submit_tagged",
-                        "tagged submits are for reap-mode queues; give a callback-mode queue a callable");
-        Ticket ticket = 0;
-        nrtq_status status = nrtq_queue_submit_timeout(queue_, inputs.native_handle(), outputs.native_handle(),
-                                                       nullptr, tag, detail::micros(timeout), &ticket);
-        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
-        if (status != NRTQ_OK) throw submit_error(status);
-        return ticket;
+        return submit_without_callable(inputs, outputs, tag, timeout, "Queue::try_submit_tagged");
+    }
+
+    /**
+     * Cancel request `ticket` if it has not reached the device yet. True: it was taken out
+     * of the backlog and completes, once, as NRTQ_ERR_CANCELLED (raw status 0) in its place
+     * in ticket order: its callable is still called (then destroyed), its future fulfilled,
+     * or the queue-wide callable called, or (reap mode) it is reaped. False: too late, the
+     * request is on the device or has completed, and completes with its own status.
+     * Throws Error for anything else: NRTQ_ERR_UNKNOWN_TICKET (never issued by this queue),
+     * NRTQ_ERR_NULL (a moved-from or destroyed Queue). Safe from any thread, callables too.
+     */
+    bool cancel(Ticket ticket) {
+        nrtq_status status = nrtq_queue_cancel(queue_, ticket);
+        if (status == NRTQ_ERR_TOO_LATE) return false;
+        detail::check(status, "nrtq_queue_cancel");
+        return true;
     }
 
     /** Wait up to `timeout` until request `ticket` has been delivered; false on timeout. */
@@ -692,7 +804,25 @@ private:
         std::swap(runtime_, other.runtime_);
         std::swap(model_, other.model_);
         std::swap(fatal_, other.fatal_);
+        std::swap(hook_, other.hook_);
         std::swap(delivery_, other.delivery_);
+    }
+
+    /** The tagged and callable-less submits: NULL callback, so the completion goes to the
+     *  queue-wide callable (callback mode) or to reap. */
+    std::optional<Ticket> submit_without_callable(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag,
+                                                  std::chrono::microseconds timeout, const char *call) {
+        // A moved-from queue (queue_ NULL) is left to the C call, which says NRTQ_ERR_NULL.
+        if (delivery_ == NRTQ_DELIVERY_CALLBACK && !hook_ && queue_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, call,
+                        "this callback-mode queue has no queue-wide callable, so the completion would reach "
+                        "nobody: give the submit a callable, or set QueueConfig::on_complete (or use reap mode)");
+        Ticket ticket = 0;
+        nrtq_status status = nrtq_queue_submit_timeout(queue_, inputs.native_handle(), outputs.native_handle(),
+                                                       nullptr, tag, detail::micros(timeout), &ticket);
+        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        if (status != NRTQ_OK) throw submit_error(status);
+        return ticket;
     }
 
     template <class F>
@@ -745,6 +875,9 @@ private:
     std::shared_ptr<void> runtime_;
     std::shared_ptr<void> model_;
     std::shared_ptr<detail::FatalClosure> fatal_;
+    // The queue-wide callable the C hook's user_data points at; like the members above it is
+    // released only after the destructor body's nrtq_queue_destroy has returned.
+    std::shared_ptr<detail::CompletionHook> hook_;
     nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
 };
 

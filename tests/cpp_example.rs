@@ -157,7 +157,7 @@ fn header_promises_hold() {
     );
     assert!(!stdout.contains("FAIL:"), "{stdout}");
     let checks = stdout.lines().filter(|l| l.starts_with("ok: ")).count();
-    assert_eq!(checks, 14, "every check ran:\n{stdout}");
+    assert_eq!(checks, 21, "every check ran:\n{stdout}");
 }
 
 /// The C++ compilers on this machine: g++ always (CI installs it), clang++ when present.
@@ -241,8 +241,8 @@ fn headers_compile_alone_and_twice() {
     let _ = std::fs::remove_dir_all(bare);
 }
 
-/// What the headers refuse at compile time: a callable of the wrong shape (with the
-/// header's own message), a const TensorSet as outputs, a Runtime where a tensor set or a
+/// What the headers refuse at compile time: a callable of the wrong shape, per request or
+/// queue-wide (with the header's own message), a const TensorSet as outputs, a Runtime where a tensor set or a
 /// model goes. The same program with the misuse removed compiles, so each failure is the
 /// misuse's.
 #[test]
@@ -263,7 +263,9 @@ fn misuse_does_not_compile() {
         assert_compiles(
             compiler,
             &program(
-                "q.submit(in, out, [](const nrtq::Completion &) {}); q.submit_future(cin, out);",
+                "q.submit(in, out, [](const nrtq::Completion &) {}); q.submit_future(cin, out);\n\
+                 q.submit(in, out); q.try_submit(in, out, std::chrono::milliseconds(5));\n\
+                 nrtq::QueueConfig().on_complete([](const nrtq::Completion &) {}).on_complete(nullptr);",
             ),
             &includes,
         );
@@ -271,6 +273,10 @@ fn misuse_does_not_compile() {
             (
                 "q.submit(in, out, [](int) {});",
                 Some("invocable as f(const nrtq::Completion&)"),
+            ),
+            (
+                "nrtq::QueueConfig().on_complete([](int) {});",
+                Some("on_complete takes a callable invocable as f(const nrtq::Completion&)"),
             ),
             ("q.submit_future(in, cin);", None),
             ("q.submit_future(rt, out);", None),

@@ -9,6 +9,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,8 +44,11 @@ struct TrackedCallable {
     Tracker *tracker;
     bool owner = true;
     bool called = false;
-    explicit TrackedCallable(Tracker *t) : tracker(t) {}
-    TrackedCallable(TrackedCallable &&other) noexcept : tracker(other.tracker), owner(other.owner), called(other.called) {
+    std::function<void(const nrtq::Completion &)> also; // run on each call, when set
+    explicit TrackedCallable(Tracker *t, std::function<void(const nrtq::Completion &)> and_then = nullptr)
+        : tracker(t), also(std::move(and_then)) {}
+    TrackedCallable(TrackedCallable &&other) noexcept
+        : tracker(other.tracker), owner(other.owner), called(other.called), also(std::move(other.also)) {
         other.owner = false;
     }
     TrackedCallable(const TrackedCallable &) = delete;
@@ -51,9 +59,10 @@ struct TrackedCallable {
         tracker->destroyed++;
         if (!called) tracker->destroyed_uncalled++;
     }
-    void operator()(const nrtq::Completion &) {
+    void operator()(const nrtq::Completion &c) {
         called = true;
         tracker->calls++;
+        if (also) also(c);
     }
 };
 
@@ -329,6 +338,272 @@ void error_messages_are_copied_at_once(const nrtq::Runtime &rt) {
            std::string(first ? first->what() : "no first error") + " / " + (second ? second->what() : "no second"));
 }
 
+// Completions seen on the completion thread, read by the test thread after a drain.
+struct Seen {
+    std::mutex lock;
+    std::vector<nrtq::Completion> list;
+    void add(const nrtq::Completion &c) {
+        std::lock_guard<std::mutex> guard(lock);
+        list.push_back(c);
+    }
+    std::vector<nrtq::Completion> copy() {
+        std::lock_guard<std::mutex> guard(lock);
+        return list;
+    }
+};
+
+std::string describe_tickets(const std::vector<nrtq::Completion> &list) {
+    std::string text;
+    for (const nrtq::Completion &c : list)
+        text += " " + std::to_string(c.ticket) + (c.ok() ? "" : std::string("(") + nrtq_status_str(c.status) + ")");
+    return text.empty() ? " none" : text;
+}
+
+// cancel takes back requests still in the backlog (they complete once, as cancelled, in
+// ticket order, through their callable or future) and not one on the device. Depth pinned
+// at 1, and the first request's callable holds the completion thread (the only thread that
+// moves backlog requests to the device) until the cancels are done, so tickets 3-5 are in
+// the backlog when they are cancelled whatever the machine's load.
+void cancel_takes_back_only_the_backlog(const nrtq::Runtime &rt) {
+    nrtq::Model model(rt, model_path("add_f32_500us.nrtm"), 0);
+    std::vector<nrtq::TensorSet> ins, outs;
+    for (int i = 0; i < 5; i++) {
+        ins.push_back(nrtq::TensorSet::inputs_of(model));
+        outs.push_back(nrtq::TensorSet::outputs_of(model));
+    }
+    nrtq::Queue q(rt, model, nrtq::QueueConfig().depth(1).max_depth(1));
+    Seen seen; // completions of the callables, in delivery order
+    auto record = [&seen](const nrtq::Completion &c) { seen.add(c); };
+    std::promise<void> gate;
+    std::shared_future<void> opened = gate.get_future().share();
+    std::atomic<bool> held_until_opened{false};
+    const nrtq::Queue::Ticket first = q.submit(ins[0], outs[0], [&, opened](const nrtq::Completion &c) {
+        seen.add(c);
+        held_until_opened = opened.wait_for(kWatchdog) == std::future_status::ready;
+    });
+    q.submit(ins[1], outs[1], record);
+    nrtq::Queue::Ticket future_ticket = 0;
+    std::shared_future<nrtq::Completion> cancelled_future = q.submit_future(ins[2], outs[2], &future_ticket).share();
+    std::atomic<bool> future_ready_before_next{false};
+    q.submit(ins[3], outs[3], [&, cancelled_future](const nrtq::Completion &c) {
+        future_ready_before_next = cancelled_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        seen.add(c);
+    });
+    Tracker last_tracker;
+    const nrtq::Queue::Ticket last = q.submit(ins[4], outs[4], TrackedCallable(&last_tracker, record));
+
+    const bool last_cancelled = q.cancel(last);
+    const bool future_cancelled = q.cancel(future_ticket);
+    const bool first_refused = !q.cancel(first);
+    const bool again_refused = !q.cancel(last); // it has completed (as cancelled) by now
+    std::vector<nrtq_status> errors;
+    bool errors_explained = true; // each carries nrtq's message
+    for (nrtq::Queue::Ticket bad : {nrtq::Queue::Ticket(0), last + 1}) {
+        try {
+            q.cancel(bad);
+            errors.push_back(NRTQ_OK);
+        } catch (const nrtq::Error &e) {
+            errors.push_back(e.status());
+            errors_explained = errors_explained && !e.message().empty();
+        }
+    }
+    gate.set_value();
+    const bool drained = q.drain(kWatchdog);
+
+    std::vector<nrtq::Completion> delivered = seen.copy();
+    std::vector<nrtq::Queue::Ticket> tickets;
+    for (const nrtq::Completion &c : delivered) tickets.push_back(c.ticket);
+    const bool in_order = tickets == std::vector<nrtq::Queue::Ticket>{first, first + 1, first + 3, last} &&
+                          future_ticket == first + 2 && last == first + 4;
+    const bool statuses = in_order && delivered[0].ok() && delivered[1].ok() && delivered[2].ok() &&
+                          delivered[3].status == NRTQ_ERR_CANCELLED && delivered[3].nrt_status == 0;
+    bool future_cancelled_once = false;
+    if (cancelled_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        const nrtq::Completion &c = cancelled_future.get();
+        future_cancelled_once = c.ticket == future_ticket && c.status == NRTQ_ERR_CANCELLED && c.nrt_status == 0;
+    }
+    const nrtq_stats stats = q.stats();
+    expect(drained && held_until_opened && last_cancelled && future_cancelled && statuses && future_cancelled_once &&
+               future_ready_before_next && last_tracker.calls == 1 && last_tracker.destroyed == 1 &&
+               last_tracker.destroyed_uncalled == 0 && stats.cancelled == 2 && stats.completed == 5,
+           "cancel of backlog requests: true; each completes once as cancelled, in ticket order, callable and future",
+           std::string("drained ") + (drained ? "yes" : "no") + ", cancel returned " + (last_cancelled ? "true" : "false") +
+               "/" + (future_cancelled ? "true" : "false") + ", delivered" + describe_tickets(delivered) +
+               ", future " + (future_cancelled_once ? "cancelled" : "not cancelled") + ", ready before the next " +
+               (future_ready_before_next ? "yes" : "no") + ", last callable calls " +
+               std::to_string(last_tracker.calls) + " destroyed " + std::to_string(last_tracker.destroyed) +
+               ", stats cancelled " + std::to_string(stats.cancelled) + " completed " +
+               std::to_string(stats.completed));
+    expect(first_refused && again_refused,
+           "cancel of a request on the device (or already completed) returns false",
+           std::string("first ") + (first_refused ? "refused" : "cancelled") + ", second cancel " +
+               (again_refused ? "refused" : "accepted"));
+    nrtq_status moved_from = NRTQ_OK;
+    nrtq::Queue moved = std::move(q);
+    try {
+        q.cancel(first); // NOLINT(bugprone-use-after-move): the point of the check
+    } catch (const nrtq::Error &e) {
+        moved_from = e.status();
+    }
+    expect(errors.size() == 2 && errors[0] == NRTQ_ERR_UNKNOWN_TICKET && errors[1] == NRTQ_ERR_UNKNOWN_TICKET &&
+               errors_explained && moved_from == NRTQ_ERR_NULL,
+           "cancel throws Error for a ticket never issued (NRTQ_ERR_UNKNOWN_TICKET) and a moved-from Queue",
+           std::string(nrtq_status_str(errors.size() > 0 ? errors[0] : NRTQ_OK)) + " / " +
+               nrtq_status_str(errors.size() > 1 ? errors[1] : NRTQ_OK) + " / " + nrtq_status_str(moved_from));
+}
+
+// Counts the destruction of the last copy of a queue-wide callable (it holds the only one).
+struct DestroyWitness {
+    std::atomic<int> *destroyed;
+    explicit DestroyWitness(std::atomic<int> *counter) : destroyed(counter) {}
+    DestroyWitness(const DestroyWitness &) = delete;
+    DestroyWitness &operator=(const DestroyWitness &) = delete;
+    ~DestroyWitness() { (*destroyed)++; }
+};
+
+// The queue-wide callable receives every request submitted without a callable, once, in
+// ticket order, with its tag; requests with their own callable never reach it. The Queue
+// keeps it after its QueueConfig is gone and frees it once the queue is destroyed.
+void queue_wide_callable_sees_each_request_once(const nrtq::Runtime &rt) {
+    nrtq::Model model(rt, model_path("add_f32.nrtm"), 0);
+    nrtq::TensorSet in = nrtq::TensorSet::inputs_of(model), out = nrtq::TensorSet::outputs_of(model);
+    auto seen = std::make_shared<Seen>();
+    std::atomic<int> hook_destroyed{0};
+    std::optional<nrtq::Queue> q;
+    {
+        nrtq::QueueConfig config;
+        auto witness = std::make_shared<DestroyWitness>(&hook_destroyed);
+        config.on_complete([seen, witness](const nrtq::Completion &c) { seen->add(c); });
+        q.emplace(rt, model, config);
+    }
+    Tracker own_callables;
+    std::vector<nrtq::Completion> expected; // ticket and tag of each callable-less request
+    int with_callable = 0;
+    for (int i = 0; i < 30; i++) {
+        nrtq::Completion c;
+        if (i % 3 == 0) {
+            c.ticket = q->submit(in, out);
+        } else if (i % 3 == 1) {
+            c.user_data = 1000 + static_cast<std::uint64_t>(i);
+            c.ticket = q->submit_tagged(in, out, c.user_data);
+        } else {
+            q->submit(in, out, TrackedCallable(&own_callables));
+            with_callable++;
+            continue;
+        }
+        expected.push_back(c);
+    }
+    std::optional<nrtq::Queue::Ticket> tried = q->try_submit(in, out, std::chrono::milliseconds(100));
+    if (tried) {
+        nrtq::Completion c;
+        c.ticket = *tried;
+        expected.push_back(c);
+    }
+    const bool drained = q->drain(kWatchdog);
+    std::vector<nrtq::Completion> got = seen->copy();
+    bool same = got.size() == expected.size();
+    for (std::size_t i = 0; same && i < got.size(); i++)
+        same = got[i].ticket == expected[i].ticket && got[i].user_data == expected[i].user_data && got[i].ok();
+    expect(drained && tried && same && own_callables.calls == with_callable && own_callables.destroyed == with_callable,
+           "the queue-wide callable sees every request submitted without a callable once, in order, with its tag",
+           "expected" + describe_tickets(expected) + ", got" + describe_tickets(got) + ", own callables called " +
+               std::to_string(own_callables.calls) + " of " + std::to_string(with_callable));
+    const int destroyed_while_queue_lived = hook_destroyed.load();
+    q.reset();
+    expect(destroyed_while_queue_lived == 0 && hook_destroyed == 1,
+           "the Queue keeps its queue-wide callable after the config is gone and frees it once destroyed",
+           "destroyed " + std::to_string(destroyed_while_queue_lived) + " while the queue lived, " +
+               std::to_string(hook_destroyed.load()) + " after");
+}
+
+// Callback mode only: with reap delivery the Queue constructor throws (the C API refuses
+// the hook at create); without a queue-wide callable the callable-less submits throw
+// NRTQ_ERR_WRONG_MODE, also once on_complete(nullptr) removed it or it was given an empty
+// std::function.
+void queue_wide_callable_is_for_callback_mode(const nrtq::Runtime &rt) {
+    nrtq::Model model(rt, model_path("add_f32.nrtm"), 0);
+    nrtq::TensorSet in = nrtq::TensorSet::inputs_of(model), out = nrtq::TensorSet::outputs_of(model);
+    std::optional<nrtq::Error> reap_refused;
+    try {
+        nrtq::Queue q(rt, model,
+                      nrtq::QueueConfig().delivery(NRTQ_DELIVERY_REAP).on_complete([](const nrtq::Completion &) {}));
+    } catch (const nrtq::Error &e) {
+        reap_refused = e;
+    }
+    std::vector<nrtq_status> refusals;
+    auto refusal_of = [&](auto &&submit) {
+        try {
+            submit();
+            refusals.push_back(NRTQ_OK);
+        } catch (const nrtq::Error &e) {
+            refusals.push_back(e.status());
+        }
+    };
+    {
+        nrtq::Queue plain(rt, model);
+        refusal_of([&] { plain.submit(in, out); });
+        refusal_of([&] { plain.try_submit(in, out); });
+        refusal_of([&] { plain.submit_tagged(in, out, 3); });
+    }
+    {
+        nrtq::Queue removed(rt, model, nrtq::QueueConfig().on_complete([](const nrtq::Completion &) {}).on_complete(nullptr));
+        refusal_of([&] { removed.submit(in, out); });
+        nrtq::Queue emptied(rt, model, nrtq::QueueConfig().on_complete(std::function<void(const nrtq::Completion &)>()));
+        refusal_of([&] { emptied.submit(in, out); });
+    }
+    bool all_wrong_mode = refusals.size() == 5;
+    for (nrtq_status s : refusals) all_wrong_mode = all_wrong_mode && s == NRTQ_ERR_WRONG_MODE;
+    if (reap_refused) std::printf("  reap mode with on_complete: %s\n", reap_refused->what());
+    expect(reap_refused && reap_refused->status() == NRTQ_ERR_INVALID && !reap_refused->message().empty() &&
+               all_wrong_mode,
+           "the queue-wide callable is for callback mode; without it callable-less submits throw",
+           std::string("reap: ") + (reap_refused ? reap_refused->what() : "accepted") + ", refusals " +
+               std::to_string(refusals.size()));
+}
+
+// An exception from the queue-wide callable goes to the handler, with its completion, and
+// the queue goes on.
+void queue_wide_callable_exceptions_reach_the_handler(const nrtq::Runtime &rt) {
+    nrtq::Model model(rt, model_path("add_f32.nrtm"), 0);
+    nrtq::TensorSet in = nrtq::TensorSet::inputs_of(model), out = nrtq::TensorSet::outputs_of(model);
+    Seen handled;
+    std::atomic<int> other_exceptions{0};
+    nrtq::set_callback_exception_handler([&](std::exception_ptr e, const nrtq::Completion &c) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::runtime_error &) {
+            handled.add(c);
+        } catch (...) {
+            other_exceptions++;
+        }
+    });
+    std::atomic<int> quiet_calls{0};
+    nrtq::Queue q(rt, model, nrtq::QueueConfig().on_complete([&](const nrtq::Completion &c) {
+        if (c.user_data != 0) throw std::runtime_error("thrown by the queue-wide callable");
+        quiet_calls++;
+    }));
+    std::vector<nrtq::Completion> throwing;
+    for (std::uint64_t tag = 1; tag <= 3; tag++) {
+        nrtq::Completion c;
+        c.user_data = tag;
+        c.ticket = q.submit_tagged(in, out, tag);
+        throwing.push_back(c);
+    }
+    q.submit(in, out);
+    std::future<nrtq::Completion> after = q.submit_future(in, out);
+    const bool ready = after.wait_for(kWatchdog) == std::future_status::ready && after.get().ok();
+    const bool drained = q.drain(kWatchdog);
+    nrtq::set_callback_exception_handler(nullptr);
+    std::vector<nrtq::Completion> got = handled.copy();
+    bool same = got.size() == throwing.size();
+    for (std::size_t i = 0; same && i < got.size(); i++)
+        same = got[i].ticket == throwing[i].ticket && got[i].user_data == throwing[i].user_data;
+    expect(ready && drained && same && other_exceptions == 0 && quiet_calls == 1,
+           "exceptions from the queue-wide callable reach the handler with their completion; the queue goes on",
+           "handled" + describe_tickets(got) + ", expected" + describe_tickets(throwing) + ", quiet calls " +
+               std::to_string(quiet_calls.load()));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -347,6 +622,10 @@ int main(int argc, char **argv) {
         completion_thread_rules(rt);
         tensor_set_errors_name_the_tensor(rt);
         outcomes_arrive_in_completions(rt);
+        cancel_takes_back_only_the_backlog(rt);
+        queue_wide_callable_sees_each_request_once(rt);
+        queue_wide_callable_is_for_callback_mode(rt);
+        queue_wide_callable_exceptions_reach_the_handler(rt);
         failed_queue_refuses_with_raw_status(rt);
     } catch (const std::exception &e) {
         std::printf("FAIL: unexpected exception: %s\n", e.what());
