@@ -2,28 +2,12 @@
 //! build tree's nrtq.pc) and run against the emulator generation `NRT_EMU_API` names.
 //! Each program checks its own results and ends with a `PASS:` line; these tests also
 //! check the figures they print.
+mod build_tree;
+
+use build_tree::*;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Once;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-fn profile() -> String {
-    profile_dir()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string()
-}
 
 fn build_examples() {
     static BUILD: Once = Once::new();

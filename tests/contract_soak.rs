@@ -4,19 +4,11 @@
 //! recreated queues, and checks exactly-once, per-queue order, statuses and prompt waits on
 //! failed queues. Its seed is printed; `SOAK_SEED=<seed>` replays a failure, and
 //! `SOAK_REQUESTS` changes the size. `make soak` is the full run (10^7 requests).
-use std::path::PathBuf;
+mod build_tree;
+
+use build_tree::*;
 use std::process::Command;
 use std::time::Instant;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 #[test]
 fn soak_slice_of_a_million_requests_keeps_every_promise() {

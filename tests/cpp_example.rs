@@ -8,37 +8,13 @@
 //! - each header compiles alone (nrtq.hpp with nothing but nrtq.h beside it), and twice,
 //!   with g++ and, when installed, clang++;
 //! - misuse the headers promise to reject at compile time is rejected.
+mod build_tree;
+
+use build_tree::*;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-fn profile() -> String {
-    profile_dir()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn build() {
     static BUILD: Once = Once::new();
@@ -57,7 +33,7 @@ fn build() {
         assert!(
             out.status.success(),
             "make -C examples-cpp failed (run `cargo build --workspace` first):\n{}",
-            text(&out)
+            output_text(&out)
         );
     });
 }
@@ -92,7 +68,7 @@ fn server_verifies_every_output_through_futures_callbacks_and_reaping() {
     assert!(
         out.status.success() && stdout.contains("PASS: nrtq_cpp_server"),
         "nrtq_cpp_server failed:\n{}",
-        text(&out)
+        output_text(&out)
     );
     // 4 producers x 25 rounds x 4 slots, half through futures, half through callables.
     assert!(
@@ -137,12 +113,12 @@ fn server_fails_when_requests_fail() {
         &[&model("add_f32_faults.nrtm"), "2", "5"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(stdout.contains("FAIL: nrtq_cpp_server"), "{stdout}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("NRTQ_ERR_EXEC"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -153,7 +129,7 @@ fn header_promises_hold() {
     assert!(
         out.status.success() && stdout.contains("PASS: nrtq_hpp_checks (0 failed)"),
         "nrtq_hpp_checks failed:\n{}",
-        text(&out)
+        output_text(&out)
     );
     assert!(!stdout.contains("FAIL:"), "{stdout}");
     let checks = stdout.lines().filter(|l| l.starts_with("ok: ")).count();
@@ -208,7 +184,7 @@ fn assert_compiles(compiler: &str, source: &str, includes: &[PathBuf]) {
     assert!(
         out.status.success(),
         "{compiler} rejected:\n{source}\n{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -287,9 +263,9 @@ fn misuse_does_not_compile() {
             assert!(!out.status.success(), "{compiler} accepted `{misuse}`");
             if let Some(message) = message {
                 assert!(
-                    text(&out).contains(message),
+                    output_text(&out).contains(message),
                     "{compiler} on `{misuse}` did not say {message:?}:\n{}",
-                    text(&out)
+                    output_text(&out)
                 );
             }
         }

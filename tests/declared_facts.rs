@@ -4,18 +4,11 @@
 //!   with `--print native-static-libs` for a staticlib holding nrtq and its dependencies;
 //! - `rust-version` is declared once, inherited by every package, not below what any
 //!   locked dependency declares, and enforced for std APIs by a denied clippy lint.
-use std::path::{Path, PathBuf};
+mod build_tree;
+
+use build_tree::*;
+use std::path::Path;
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 fn header_define(header: &str, name: &str) -> String {
     let prefix = format!("#define {name} ");

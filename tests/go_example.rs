@@ -4,6 +4,7 @@
 //! `PASS: nrtq_go` line; these tests also check its counts, that `go vet` is clean, and
 //! that it fails (no PASS, exit 1) when execution errors reach it or when the outputs are
 //! wrong. Environment (offline, caches under target/): see go_support.
+mod build_tree;
 mod go_support;
 
 use go_support::{check, go, go_dir, have_go, libnrt_dir, root};

@@ -3,6 +3,7 @@
 //! tests (go/nrtq_test.go) submit from many goroutines at once and count every ticket's
 //! completion, close queues with requests still on the device, and check the error
 //! sentinels; this file checks that they ran and passed. Environment: see go_support.
+mod build_tree;
 mod go_support;
 
 use go_support::{check, go, have_go, root};

@@ -4,12 +4,10 @@
 //! - it compiles alone, and included twice, as C11 and as C++17 with -Wall -Wextra -Werror;
 //! - every function it declares carries documentation;
 //! - every name it introduces is prefixed `nrtq_` / `NRTQ_`.
-use std::path::PathBuf;
-use std::process::Command;
+mod build_tree;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use build_tree::*;
+use std::process::Command;
 
 fn checked_in() -> String {
     std::fs::read_to_string(root().join("include/nrtq.h")).expect("include/nrtq.h is checked in")

@@ -16,6 +16,9 @@
 //! both also against the simulated Neuron install. The Go builds are offline, with their
 //! caches under target/ (tests/go_support); without `go` they are skipped, except under
 //! `CI=true`, where that is a failure.
+mod build_tree;
+
+use build_tree::*;
 mod go_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -24,16 +27,6 @@ use std::process::{Command, Output};
 use std::sync::Once;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 /// `PROFILE=<profile> CARGO_TARGET_DIR=<target>`: make installs the build this test
 /// binary belongs to.

@@ -13,15 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, seen from this test binary (target/<profile>/deps/<exe>).
-pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+pub use crate::build_tree::{profile_dir, root};
 
 /// Where the Go tests keep their caches and outputs.
 pub fn go_dir() -> PathBuf {
