@@ -109,7 +109,7 @@ pub fn render(
         s,
         "![utilisation and CPU per request by pattern]({svg_name})\n"
     );
-    let _ = writeln!(s, "## Targets (issue 7)\n");
+    let _ = writeln!(s, "## Targets\n");
     s.push_str(&targets_table(verdicts));
     let _ = writeln!(s, "\n## Results\n");
     s.push_str(&results_table(cases));
