@@ -237,7 +237,7 @@ pub fn run(sel: &Selection, out: &Path, command: &str) -> Result<(Vec<Row>, bool
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
     }
-    println!("\nTargets (issue 7), on the median of each case's runs:\n");
+    println!("\nTargets, on the median of each case's runs:\n");
     print!("{}", markdown::targets_table(&verdicts));
     println!(
         "\n{} runs of {} cases in {:.0} s ({} failed); results in {}",
