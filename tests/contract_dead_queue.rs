@@ -121,6 +121,48 @@ fn failed_queue_on_dead_unit(
     q
 }
 
+/// Up to `TRIES` queues created on an execution unit that is already dead, each with its
+/// first submit refused; `call(q, timed)` waits on each (`timed` on even tries, so half the
+/// calls are timed against `PROMPT` and half run without a limit under the watchdog), then
+/// `after(q)` cleans up. `what` names the call in the timing check.
+fn on_queues_born_on_a_dead_unit(
+    what: &str,
+    call: impl Fn(*mut nrtq_queue, bool) -> nrtq_status,
+    after: impl Fn(*mut nrtq_queue),
+) {
+    let rt = open_runtime();
+    let m = add_model(64, 20_000, &["unrecoverable after=0"]);
+    let io = Io::new(64, 1.0);
+    kill_the_unit(rt, m, &io);
+    let mut timing = Timing::default();
+    for i in 0..TRIES {
+        let q = failed_queue_on_dead_unit(rt, m, &io);
+        if i % 2 == 0 {
+            timing.timed(&format!("{what}(q, 2 s)"), || call(q, true));
+        } else {
+            let s = watchdog(&format!("{what}(q, -1)"), WATCHDOG, || call(q, false));
+            assert_eq!(s, NRTQ_OK, "{what}(-1): {}", last_error());
+        }
+        after(q);
+        if timing.done() {
+            break;
+        }
+    }
+    timing.check(&format!("{what}(2 s)"));
+    unload(m);
+    close_runtime(rt);
+    drop(io);
+}
+
+/// The timeout argument of a timed (2 s) or unlimited wait.
+fn timeout_us(timed: bool) -> i64 {
+    if timed {
+        2_000_000
+    } else {
+        -1
+    }
+}
+
 /// The documented case: create a queue on a dead unit, first submit refused, drain at once.
 #[test]
 fn drain_on_a_queue_failed_before_anyone_waited_returns_at_once() {
@@ -129,36 +171,15 @@ fn drain_on_a_queue_failed_before_anyone_waited_returns_at_once() {
         &[],
         LIMIT,
         || {
-            let rt = open_runtime();
-            let m = add_model(64, 20_000, &["unrecoverable after=0"]);
-            let io = Io::new(64, 1.0);
-            kill_the_unit(rt, m, &io);
-            let mut timing = Timing::default();
-            for i in 0..TRIES {
-                let q = failed_queue_on_dead_unit(rt, m, &io);
-                if i % 2 == 0 {
-                    timing.timed("nrtq_queue_drain(q, 2 s)", || {
-                        nrtq_queue_drain(q, 2_000_000)
-                    });
-                } else {
-                    let s = watchdog("nrtq_queue_drain(q, -1)", WATCHDOG, || {
-                        nrtq_queue_drain(q, -1)
-                    });
-                    assert_eq!(s, NRTQ_OK, "drain(-1): {}", last_error());
-                }
-                assert_eq!(destroy(q, 1_000_000), NRTQ_OK, "{}", last_error());
-                if timing.done() {
-                    break;
-                }
-            }
-            timing.check("drain(2 s)");
+            on_queues_born_on_a_dead_unit(
+                "nrtq_queue_drain",
+                |q, timed| nrtq_queue_drain(q, timeout_us(timed)),
+                |q| assert_eq!(destroy(q, 1_000_000), NRTQ_OK, "{}", last_error()),
+            );
             assert!(
                 delivered().is_empty(),
                 "refused submits completed something"
             );
-            unload(m);
-            close_runtime(rt);
-            drop(io);
         },
     );
 }
@@ -172,31 +193,11 @@ fn destroy_of_a_queue_failed_before_anyone_waited_returns_at_once() {
         &[],
         LIMIT,
         || {
-            let rt = open_runtime();
-            let m = add_model(64, 20_000, &["unrecoverable after=0"]);
-            let io = Io::new(64, 1.0);
-            kill_the_unit(rt, m, &io);
-            let mut timing = Timing::default();
-            for i in 0..TRIES {
-                let q = failed_queue_on_dead_unit(rt, m, &io);
-                if i % 2 == 0 {
-                    timing.timed("nrtq_queue_destroy(q, 2 s)", || {
-                        nrtq_queue_destroy(q, 2_000_000)
-                    });
-                } else {
-                    let s = watchdog("nrtq_queue_destroy(q, -1)", WATCHDOG, || {
-                        nrtq_queue_destroy(q, -1)
-                    });
-                    assert_eq!(s, NRTQ_OK, "destroy(-1): {}", last_error());
-                }
-                if timing.done() {
-                    break;
-                }
-            }
-            timing.check("destroy(2 s)");
-            unload(m);
-            close_runtime(rt);
-            drop(io);
+            on_queues_born_on_a_dead_unit(
+                "nrtq_queue_destroy",
+                |q, timed| nrtq_queue_destroy(q, timeout_us(timed)),
+                |_| {},
+            );
         },
     );
 }
