@@ -11,40 +11,17 @@ use std::sync::Once;
 
 fn build_examples() {
     static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let out = Command::new("make")
-            .args([
-                "-s",
-                "-C",
-                "examples-c",
-                "nrtq",
-                &format!("PROFILE={}", profile()),
-            ])
-            .current_dir(root())
-            .output()
-            .expect("run make");
-        assert!(
-            out.status.success(),
-            "make -C examples-c nrtq failed (run `cargo build --workspace` first):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
+    BUILD.call_once(|| make_in("examples-c", "nrtq"));
 }
 
 /// Run one example on the selected generation; returns its stdout after asserting it passed.
 fn run(program: &str, args: &[&str]) -> String {
     build_examples();
     let generation = nrt_emu::selected_generation();
-    let lib = nrt_emu::library_path(&generation);
-    let exe = profile_dir().join("examples-c").join(program);
-    let out = Command::new(&exe)
+    let out = example_command("examples-c", program)
         .args(args)
-        .env("LD_LIBRARY_PATH", lib.parent().unwrap())
-        .env("NRT_EMU_API", &generation)
-        .current_dir(root())
         .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success() && stdout.contains(&format!("PASS: {program}")),

@@ -18,39 +18,16 @@ use std::sync::Once;
 
 fn build() {
     static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let out = Command::new("make")
-            .args([
-                "-s",
-                "-C",
-                "examples-cpp",
-                "all",
-                &format!("PROFILE={}", profile()),
-            ])
-            .current_dir(root())
-            .output()
-            .expect("run make");
-        assert!(
-            out.status.success(),
-            "make -C examples-cpp failed (run `cargo build --workspace` first):\n{}",
-            output_text(&out)
-        );
-    });
+    BUILD.call_once(|| make_in("examples-cpp", "all"));
 }
 
 /// Run a program of examples-cpp's build on the selected generation.
 fn run(program: &str, args: &[&str]) -> Output {
     build();
-    let generation = nrt_emu::selected_generation();
-    let lib = nrt_emu::library_path(&generation);
-    let exe = profile_dir().join("examples-cpp").join(program);
-    Command::new(&exe)
+    example_command("examples-cpp", program)
         .args(args)
-        .env("LD_LIBRARY_PATH", lib.parent().unwrap())
-        .env("NRT_EMU_API", &generation)
-        .current_dir(root())
         .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()))
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
 }
 
 fn models() -> PathBuf {

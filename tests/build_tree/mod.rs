@@ -37,3 +37,33 @@ pub fn output_text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// `make -s -C <dir> <target> PROFILE=<this build's profile>` in the repository; panics
+/// with make's output when it fails.
+pub fn make_in(dir: &str, target: &str) {
+    let out = std::process::Command::new("make")
+        .args(["-s", "-C", dir, target, &format!("PROFILE={}", profile())])
+        .current_dir(root())
+        .output()
+        .expect("run make");
+    assert!(
+        out.status.success(),
+        "make -C {dir} {target} failed (run `cargo build --workspace` first):\n{}",
+        output_text(&out)
+    );
+}
+
+/// A program that `make -C <dir>` built into target/<profile>/<dir>, set up to run against
+/// the emulator of the generation under test (`NRT_EMU_API`), from the repository root.
+pub fn example_command(dir: &str, program: &str) -> std::process::Command {
+    let generation = nrt_emu::selected_generation();
+    let lib = nrt_emu::library_path(&generation);
+    let mut cmd = std::process::Command::new(profile_dir().join(dir).join(program));
+    cmd.env(
+        "LD_LIBRARY_PATH",
+        lib.parent().expect("the library's folder"),
+    )
+    .env("NRT_EMU_API", &generation)
+    .current_dir(root());
+    cmd
+}
