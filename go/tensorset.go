@@ -171,29 +171,25 @@ func (s *TensorSet) position(op, name string) (int, error) {
 	return i, nil
 }
 
-// write copies n bytes at p into tensor i (nrt_tensor_write is synchronous, so the Go
-// memory is lent for the call only; it holds no Go pointers, as cgo requires).
+// write copies n bytes at p into tensor i, read the other way (nrt_tensor_write and
+// nrt_tensor_read are synchronous, so the Go memory is lent for the call only; it holds no
+// Go pointers, as cgo requires).
 func (s *TensorSet) write(op string, i int, p unsafe.Pointer, n int) error {
-	return s.access(op, func() error {
-		t, err := s.tensorAt(op, i, n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		return nrtCall("nrt_tensor_write "+s.infos[i].Name, C.nrt_tensor_write(t, p, 0, C.size_t(n)))
-	})
+	return s.transfer(op, i, p, n, true)
 }
 
 func (s *TensorSet) read(op string, i int, p unsafe.Pointer, n int) error {
+	return s.transfer(op, i, p, n, false)
+}
+
+func (s *TensorSet) transfer(op string, i int, p unsafe.Pointer, n int, toDevice bool) error {
 	return s.access(op, func() error {
 		t, err := s.tensorAt(op, i, n)
-		if err != nil {
+		if err != nil || n == 0 {
 			return err
 		}
-		if n == 0 {
-			return nil
+		if toDevice {
+			return nrtCall("nrt_tensor_write "+s.infos[i].Name, C.nrt_tensor_write(t, p, 0, C.size_t(n)))
 		}
 		return nrtCall("nrt_tensor_read "+s.infos[i].Name, C.nrt_tensor_read(t, p, 0, C.size_t(n)))
 	})
