@@ -470,14 +470,9 @@ impl Engine {
     /// Close a closing queue that has nothing left: no request anywhere, every completion
     /// delivered (callback mode; in reap mode what waits to be reaped is the
     /// application's), the fatal hook run. The one place `Drained` is decided.
-    pub(super) fn settle(&mut self, now: u64) {
-        if matches!(self.lifecycle, State::Closing { .. })
-            && self.ring.is_empty()
-            && self.backlog.is_empty()
-            && self.fatal_pending.is_none()
-            && self.outbox.delivered_below() == self.next_ticket
-        {
-            self.apply(Event::Drained, now);
+    pub(super) fn settle(&mut self) {
+        if matches!(self.lifecycle, State::Closing { .. }) && self.is_drained() {
+            self.apply(Event::Drained, crate::sys::now_ns());
         }
     }
 
@@ -707,7 +702,7 @@ mod tests {
             e.submit(&cfg, WORK, 0, None, 0).unwrap();
         }
         e.apply(Event::Destroy, 0);
-        e.settle(0);
+        e.settle();
         assert!(!e.is_closed(), "three requests are still on the device");
         e.apply(Event::Abandon, 0);
         let p = pass(&mut e, &cfg);
@@ -721,10 +716,10 @@ mod tests {
                 (5, Status::Cancelled)
             ]
         );
-        e.settle(0);
+        e.settle();
         assert!(!e.is_closed(), "callbacks have not returned yet");
         e.delivered(5, &[]);
-        e.settle(0);
+        e.settle();
         assert!(e.is_closed());
         assert!(
             e.detach().is_some(),

@@ -125,7 +125,7 @@ impl Shared {
     /// the activity rule (waking the completion thread when the queue turns active), wake
     /// waiters whose condition may now hold, and blocked submitters when there is room.
     pub(super) fn publish(&self, g: &mut Engine, before: WaitMark) {
-        g.settle(sys::now_ns());
+        g.settle();
         let needed = g.needs_thread(&self.cfg);
         if needed {
             // Idle → active: the thread may be parked. Already active, but a change made
