@@ -126,3 +126,61 @@ fn a_bandwidth_that_is_not_one_fails_nrt_init() {
         "empty is unset"
     );
 }
+
+/// Wall time of `f`, ns of CLOCK_MONOTONIC.
+fn wall_ns(f: impl FnOnce()) -> u64 {
+    let t0 = std::time::Instant::now();
+    f();
+    t0.elapsed().as_nanos() as u64
+}
+
+#[test]
+fn a_sync_device_copy_blocks_for_its_emulated_time_and_a_host_copy_does_not() {
+    let _l = lock();
+    // 0.1 GB/s: 20,000 bytes take 200 µs plus 2 µs of overhead, each way. The lower bound
+    // is what is promised (the copy is not done before its emulated time); no upper bound
+    // is asserted, as the machine may be slow.
+    let _s = Session::start(&[("NRT_EMU_DMA_GBPS", "0.1")]);
+    let bytes = 20_000usize;
+    let cost = 2_000 + 200_000;
+    let t = tensor(bytes, c"sync_dev");
+    let data: Vec<u8> = (0..bytes).map(|i| i as u8).collect();
+    let mut back = vec![0u8; bytes];
+    let e = emu();
+    let writes_before = stats(0, xu_write(), 0).completed;
+    let write_ns = wall_ns(|| {
+        // SAFETY: live tensor, `data` readable for its length.
+        let s = unsafe { (e.lib.core.nrt_tensor_write)(t, data.as_ptr().cast(), 0, bytes) };
+        assert_eq!(s, NRT_SUCCESS);
+    });
+    let read_ns = wall_ns(|| {
+        // SAFETY: live tensor, `back` writable for its length.
+        let s = unsafe { (e.lib.core.nrt_tensor_read)(t, back.as_mut_ptr().cast(), 0, bytes) };
+        assert_eq!(s, NRT_SUCCESS);
+    });
+    assert!(write_ns >= cost, "sync write took {write_ns} ns < {cost}");
+    assert!(read_ns >= cost, "sync read took {read_ns} ns < {cost}");
+    assert_eq!(back, data, "the bytes went there and back");
+    // The async units saw none of it: sync copies take no sequence number.
+    assert_eq!(stats(0, xu_write(), 0).completed, writes_before);
+
+    // Host memory is not behind the link: the same copy returns well before the cost
+    // (a 20 kB memcpy takes a few µs; 200 µs leaves room for a loaded machine).
+    let mut h = std::ptr::null_mut();
+    // SAFETY: valid arguments; `h` is writable.
+    let s = unsafe {
+        (e.lib.core.nrt_tensor_allocate)(NRT_TENSOR_PLACEMENT_HOST, -1, bytes, c"h".as_ptr(), &mut h)
+    };
+    assert_eq!(s, NRT_SUCCESS);
+    let fastest_host = (0..5)
+        .map(|_| {
+            wall_ns(|| {
+                // SAFETY: live tensor, `data` readable for its length.
+                let s = unsafe { (e.lib.core.nrt_tensor_write)(h, data.as_ptr().cast(), 0, bytes) };
+                assert_eq!(s, NRT_SUCCESS);
+            })
+        })
+        .min()
+        .unwrap();
+    assert!(fastest_host < cost, "host copy took {fastest_host} ns");
+}

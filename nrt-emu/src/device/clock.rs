@@ -77,6 +77,24 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline_ns: Option<u64>) {
     };
 }
 
+/// Block the calling thread until `deadline_ns` (absolute `CLOCK_MONOTONIC`): a timed
+/// wait to within `spin_ns` of it, then a spin, as the release thread waits (a timed wait
+/// alone overshoots by tens of µs on small VMs).
+pub fn block_until(deadline_ns: u64, spin_ns: u64) {
+    let never_woken = AtomicU32::new(0);
+    loop {
+        let now = now_ns();
+        if now >= deadline_ns {
+            return;
+        }
+        if deadline_ns - now > spin_ns {
+            wait(&never_woken, 0, Some(deadline_ns - spin_ns));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// Wake the thread blocked in [`wait`] on `word`.
 pub fn wake(word: &AtomicU32) {
     // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only reads its address.

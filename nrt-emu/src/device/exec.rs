@@ -109,6 +109,14 @@ impl Device {
         }
     }
 
+    /// How long a synchronous `nrt_tensor_write`/`nrt_tensor_read` of `bytes` to or from
+    /// device memory blocks its caller: the transfer's emulated cost. It does not occupy
+    /// an async unit's timeline or take a sequence number (see ASYNC.md, "Synchronous
+    /// transfers").
+    pub fn sync_transfer_ns(&self, bytes: u64) -> u64 {
+        self.config().transfer_cost(bytes)
+    }
+
     /// Schedule a checked transfer on core `lnc`'s unit for `kind`, queue `queue`.
     pub fn schedule_transfer(
         &self,

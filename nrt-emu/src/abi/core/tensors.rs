@@ -3,6 +3,7 @@
 
 use crate::abi::{guard, guard_or, need_runtime, non_null, opt_str};
 use crate::error::Failure;
+use crate::device::clock;
 use crate::{error, runtime, tensor};
 use neuron_sys::*;
 use std::ffi::{c_char, c_int, c_void};
@@ -20,6 +21,24 @@ pub(super) fn live_tensor(
             format!("{what} is not a live tensor (freed, or not a tensor handle)"),
         )
     })
+}
+
+/// When a synchronous copy of `size` bytes to or from `t` is done: for a tensor in a
+/// core's device memory, now plus the transfer's emulated cost (`NRT_EMU_DMA_GBPS`), since
+/// on a device the copy crosses the host link; host and virtual tensors copy at once.
+fn sync_transfer_deadline(t: &tensor::Tensor, size: usize) -> Result<Option<u64>, Failure> {
+    if t.lnc().is_none() || size == 0 {
+        return Ok(None);
+    }
+    let cost = need_runtime()?.device.sync_transfer_ns(size as u64);
+    Ok(Some(clock::now_ns() + cost))
+}
+
+/// Returns when the copy that ends at `done_at` is done.
+fn block_until_transferred(done_at: Option<u64>) {
+    if let (Some(t), Ok(rt)) = (done_at, need_runtime()) {
+        clock::block_until(t, rt.device.config().spin_ns);
+    }
 }
 
 fn out_of_bounds(what: &str, offset: u64, size: u64, len: usize) -> Failure {
@@ -100,9 +119,12 @@ pub unsafe extern "C" fn nrt_tensor_read(
             non_null(buf, "buf")?;
         }
         let v = t.view();
+        let done_at = sync_transfer_deadline(&t, size)?;
         // SAFETY: `buf` is writable for `size` bytes per the caller (unused when 0).
         unsafe { v.read_raw(offset, buf as *mut u8, size) }
-            .map_err(|_| out_of_bounds("read", offset as u64, size as u64, v.len()))
+            .map_err(|_| out_of_bounds("read", offset as u64, size as u64, v.len()))?;
+        block_until_transferred(done_at);
+        Ok(())
     })
 }
 
@@ -122,9 +144,12 @@ pub unsafe extern "C" fn nrt_tensor_write(
             non_null(buf, "buf")?;
         }
         let v = t.view();
+        let done_at = sync_transfer_deadline(&t, size)?;
         // SAFETY: `buf` is readable for `size` bytes per the caller (unused when 0).
         unsafe { v.write_raw(offset, buf as *const u8, size) }
-            .map_err(|_| out_of_bounds("write", offset as u64, size as u64, v.len()))
+            .map_err(|_| out_of_bounds("write", offset as u64, size as u64, v.len()))?;
+        block_until_transferred(done_at);
+        Ok(())
     })
 }
 
