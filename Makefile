@@ -52,6 +52,7 @@ sanitize:
 bench:
 	$(CARGO) build --workspace --release
 	$(CARGO) run --release -p nrtq-bench -- --out bench/results
+	$(CARGO) run --release -p nrtq-bench -- --suite pipeline --out bench/results
 
 header:
 	NRTQ_UPDATE_HEADER=1 $(CARGO) build -p nrtq

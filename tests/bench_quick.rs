@@ -210,3 +210,64 @@ fn repeat_keeps_every_run_in_the_csv_and_shows_the_spread() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The pipeline suite's quick mode: every hand-written pattern moves host buffers through
+/// write → execute → read with correct outputs, the busy figures are fractions, and the
+/// chain that schedules each step on its own unit keeps the transfer units busy in
+/// proportion to the transfer size (the counters, not the wall clock, say so).
+#[test]
+fn the_pipeline_suite_runs_every_hand_written_pattern() {
+    let (stdout, out) = run_quick("pipe-quick-test", &["--suite", "pipeline"]);
+    let csv = std::fs::read_to_string(out.join("pipeline.csv")).expect("pipeline.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let mut patterns = std::collections::BTreeSet::new();
+    let mut rows = 0;
+    for line in lines {
+        rows += 1;
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), header.len(), "{line}");
+        assert_eq!(f[col("errors")], "0", "an error or a wrong output: {line}");
+        let rps = num(f[col("req_per_s")], "req_per_s", line);
+        assert!(rps > 0.0, "{line}");
+        for unit in ["busy_write", "busy_compute", "busy_read"] {
+            let b = num(f[col(unit)], unit, line);
+            assert!((0.0..=1.01).contains(&b), "{unit}: {line}");
+        }
+        let pattern = f[col("pattern")];
+        patterns.insert(pattern.to_string());
+        if pattern.starts_with("by-hand-async") {
+            // Each request writes and reads once: the two units are equally busy, and
+            // busier with a bigger transfer share (10% vs 150% of the model time).
+            let (w, r) = (
+                num(f[col("busy_write")], "w", line),
+                num(f[col("busy_read")], "r", line),
+            );
+            assert!(w > 0.0 && (w - r).abs() < 0.05, "{line}");
+            let pct = num(f[col("xfer_pct")], "xfer_pct", line);
+            let c = num(f[col("busy_compute")], "c", line);
+            if pct == 10.0 {
+                assert!(
+                    w < c,
+                    "a 10% transfer keeps its unit less busy than compute: {line}"
+                );
+            }
+            if pct == 150.0 {
+                assert!(
+                    w > c,
+                    "a 150% transfer keeps its unit busier than compute: {line}"
+                );
+            }
+        }
+    }
+    assert_eq!(rows, 32, "{stdout}");
+    assert_eq!(
+        patterns.into_iter().collect::<Vec<_>>(),
+        ["by-hand-async", "by-hand-async-spin", "by-hand-sync"],
+        "{csv}"
+    );
+    let md = std::fs::read_to_string(out.join("pipeline.md")).expect("pipeline.md");
+    assert!(md.contains("NRT_EMU_DMA_GBPS=0.1"), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -45,15 +45,28 @@ pub fn library_for(api: &str) -> Result<PathBuf, String> {
 /// Runs one case in a child process and parses its `RESULT` line.
 /// Returns the row and whatever the child wrote to stderr (warnings).
 fn run_child(case: &Case, model: &Path) -> Result<(Row, String), String> {
+    let mut args = vec!["--case".to_string()];
+    args.extend(case.to_args());
+    args.extend(["--model".to_string(), model.display().to_string()]);
+    let (line, stderr) = run_child_process(&args, &case.api, &[], "RESULT ")?;
+    Ok((Row::from_line(&line)?, stderr))
+}
+
+/// Runs `nrtq-bench ARGS` in a child process against the emulator of `api`, with `env`
+/// added, under the watchdog. Returns its stdout line starting with `tag` and its stderr.
+pub fn run_child_process(
+    args: &[String],
+    api: &str,
+    env: &[(&str, &str)],
+    tag: &str,
+) -> Result<(String, String), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let lib = library_for(&case.api)?;
+    let lib = library_for(api)?;
     let mut child = Command::new(exe)
-        .arg("--case")
-        .args(case.to_args())
-        .arg("--model")
-        .arg(model)
+        .args(args)
+        .envs(env.iter().copied())
         .env(neuron_sys::LIBNRT_ENV, &lib)
-        .env("NRT_EMU_API", &case.api)
+        .env("NRT_EMU_API", api)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -92,8 +105,8 @@ fn run_child(case: &Case, model: &Path) -> Result<(Row, String), String> {
     if killed {
         return Err(format!("timed out after {} s", CASE_TIMEOUT.as_secs()));
     }
-    match stdout.lines().find(|l| l.starts_with("RESULT ")) {
-        Some(line) if status.success() => Ok((Row::from_line(line)?, stderr)),
+    match stdout.lines().find(|l| l.starts_with(tag)) {
+        Some(line) if status.success() => Ok((line.to_string(), stderr)),
         _ => Err(format!(
             "exit {status}: {}",
             stderr.trim().lines().last().unwrap_or("(no message)")
@@ -120,7 +133,7 @@ fn summary(r: &Row) -> String {
 }
 
 /// What the machine is, for the results header.
-fn machine() -> String {
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

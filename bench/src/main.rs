@@ -7,6 +7,8 @@
 //! nrtq-bench [--quick] [--out DIR] [--api 2.28,2.29,2.30] [--pattern sync,poll-loop,…]
 //!            [--model-us 0,5,20,100,500] [--threads 1,4] [--idle-all] [--repeat N]
 //! nrtq-bench --case SPEC --model FILE # one case, in a child process (the driver's use)
+//! nrtq-bench --suite pipeline [--quick] [--api LIST] [--repeat N] [--out DIR]
+//!                                     # host buffers through write → execute → read
 //! ```
 //!
 //! Layout: [`plan`] (the sweep), [`driver`] (child processes, progress, output),
@@ -20,6 +22,7 @@ mod emu;
 mod measure;
 mod models;
 mod patterns;
+mod pipeline;
 mod plan;
 mod raw;
 mod report;
@@ -28,7 +31,8 @@ use plan::{Case, Pattern, Selection, APIS, FULL_REPEAT, MODEL_US, QUICK_REPEAT, 
 use std::path::PathBuf;
 
 const USAGE: &str = "usage: nrtq-bench [--quick] [--out DIR] [--api LIST] [--pattern LIST] \
-[--model-us LIST] [--threads LIST] [--idle-all]\n                  [--repeat N (runs per case, interleaved; default 3, 1 with --quick)]\n       nrtq-bench --case SPEC --model FILE";
+[--model-us LIST] [--threads LIST] [--idle-all]\n                  [--repeat N (runs per case, interleaved; default 3, 1 with --quick)]\n       nrtq-bench --case SPEC --model FILE
+       nrtq-bench --suite pipeline [--quick] [--api LIST] [--repeat N] [--out DIR]";
 
 fn list<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
     value
@@ -61,6 +65,8 @@ fn main_inner() -> Result<bool, String> {
     let mut threads: Vec<u32> = THREADS.to_vec();
     let mut repeat: Option<u32> = None;
     let mut case: Option<String> = None;
+    let mut pipe_case: Option<String> = None;
+    let mut suite: Option<String> = None;
     let mut model: Option<String> = None;
     while let Some(a) = it.next() {
         let mut value = || {
@@ -85,6 +91,8 @@ fn main_inner() -> Result<bool, String> {
                 ))?)
             }
             "--case" => case = Some(value()?),
+            "--pipe-case" => pipe_case = Some(value()?),
+            "--suite" => suite = Some(value()?),
             "--model" => model = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -96,6 +104,28 @@ fn main_inner() -> Result<bool, String> {
     if let Some(spec) = case {
         child_main(&spec, model)?;
         return Ok(true);
+    }
+    if let Some(spec) = pipe_case {
+        let c = pipeline::case::PipeCase::from_arg(&spec)?;
+        let lib = driver::library_for(&c.api)?;
+        println!("{}", pipeline::run_case(&c, &lib)?.to_line());
+        return Ok(true);
+    }
+    match suite.as_deref() {
+        None | Some("main") => {}
+        Some("pipeline") => {
+            let out = out.unwrap_or_else(|| {
+                if quick {
+                    std::env::temp_dir().join("nrtq-bench-quick")
+                } else {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")
+                }
+            });
+            let command = format!("nrtq-bench {}", args.join(" "));
+            let r = repeat.unwrap_or(if quick { QUICK_REPEAT } else { FULL_REPEAT });
+            return pipeline::run_suite(&apis, quick, r, &out, command.trim());
+        }
+        Some(other) => return Err(format!("unknown suite '{other}' (main, pipeline)\n{USAGE}")),
     }
     let sel = Selection {
         quick,

@@ -164,12 +164,45 @@ fn a_sync_device_copy_blocks_for_its_emulated_time_and_a_host_copy_does_not() {
     // The async units saw none of it: sync copies take no sequence number.
     assert_eq!(stats(0, xu_write(), 0).completed, writes_before);
 
+    // Two threads writing at once share the link: both are done only after two costs.
+    let t2 = tensor(bytes, c"sync_dev2");
+    let (a, b) = (t as usize, t2 as usize);
+    let both_ns = wall_ns(|| {
+        std::thread::scope(|sc| {
+            for dst in [a, b] {
+                let data = &data;
+                sc.spawn(move || {
+                    // SAFETY: live tensor, `data` readable for its length.
+                    let s = unsafe {
+                        (emu().lib.core.nrt_tensor_write)(
+                            dst as *mut nrt_tensor_t,
+                            data.as_ptr().cast(),
+                            0,
+                            bytes,
+                        )
+                    };
+                    assert_eq!(s, NRT_SUCCESS);
+                });
+            }
+        })
+    });
+    assert!(
+        both_ns >= 2 * cost,
+        "two concurrent writes took {both_ns} ns < 2 × {cost}"
+    );
+
     // Host memory is not behind the link: the same copy returns well before the cost
     // (a 20 kB memcpy takes a few µs; 200 µs leaves room for a loaded machine).
     let mut h = std::ptr::null_mut();
     // SAFETY: valid arguments; `h` is writable.
     let s = unsafe {
-        (e.lib.core.nrt_tensor_allocate)(NRT_TENSOR_PLACEMENT_HOST, -1, bytes, c"h".as_ptr(), &mut h)
+        (e.lib.core.nrt_tensor_allocate)(
+            NRT_TENSOR_PLACEMENT_HOST,
+            -1,
+            bytes,
+            c"h".as_ptr(),
+            &mut h,
+        )
     };
     assert_eq!(s, NRT_SUCCESS);
     let fastest_host = (0..5)

@@ -77,13 +77,18 @@ impl Emu {
 
     /// Counters of XU `xu`, queue 0, core 0.
     pub fn xu(&self, xu: nrta_xu_t) -> Option<XuSnapshot> {
+        self.xu_queue(xu, 0)
+    }
+
+    /// Counters of XU `xu`, queue `queue`, core 0.
+    pub fn xu_queue(&self, xu: nrta_xu_t, queue: i32) -> Option<XuSnapshot> {
         let f = self.xu_stats?;
         let mut st = nrtemu_xu_stats_t {
             struct_size: std::mem::size_of::<nrtemu_xu_stats_t>() as u32,
             ..Default::default()
         };
         // SAFETY: `st` is live and writable, its size is in `struct_size`.
-        let s = unsafe { f(0, xu, 0, &mut st) };
+        let s = unsafe { f(0, xu, queue, &mut st) };
         (s == NRT_SUCCESS).then_some(XuSnapshot {
             busy_ns: st.busy_ns,
             late_p99_ns: st.late_p99_ns,

@@ -109,12 +109,18 @@ impl Device {
         }
     }
 
-    /// How long a synchronous `nrt_tensor_write`/`nrt_tensor_read` of `bytes` to or from
-    /// device memory blocks its caller: the transfer's emulated cost. It does not occupy
-    /// an async unit's timeline or take a sequence number (see ASYNC.md, "Synchronous
-    /// transfers").
-    pub fn sync_transfer_ns(&self, bytes: u64) -> u64 {
-        self.config().transfer_cost(bytes)
+    /// When a synchronous `nrt_tensor_write` (`to_device`) or `nrt_tensor_read` of
+    /// `bytes` on core `lnc`, starting now, is done: synchronous copies in one direction
+    /// of a core's host link take turns (four threads copying at once share the
+    /// bandwidth, as on a device), each for the transfer's emulated cost. They do not
+    /// occupy an async unit's timeline or take a sequence number (ASYNC.md).
+    pub fn sync_transfer_end(&self, lnc: u32, to_device: bool, bytes: u64) -> u64 {
+        let cost = self.config().transfer_cost(bytes);
+        let link = &self.shared.sync_links[lnc as usize % self.shared.sync_links.len()];
+        let mut free_at = link[usize::from(!to_device)].lock();
+        let end = (*free_at).max(super::clock::now_ns()) + cost;
+        *free_at = end;
+        end
     }
 
     /// Schedule a checked transfer on core `lnc`'s unit for `kind`, queue `queue`.

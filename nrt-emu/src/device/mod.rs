@@ -82,6 +82,9 @@ pub(crate) struct Shared {
     trace: Option<Mutex<Trace>>,
     /// CPU-time clock of the release thread, and CPU it used in earlier lives.
     cpu: Mutex<ThreadCpu>,
+    /// Per core, when its host link is next free for a synchronous copy, one direction
+    /// each: [to the device, from the device] (see `Device::sync_transfer_end`).
+    sync_links: Vec<[Mutex<u64>; 2]>,
 }
 
 #[derive(Default)]
@@ -241,6 +244,7 @@ impl Device {
             closed: AtomicBool::new(false),
             trace: trace.map(Mutex::new),
             cpu: Mutex::new(ThreadCpu::default()),
+            sync_links: (0..lncs).map(|_| Default::default()).collect(),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()

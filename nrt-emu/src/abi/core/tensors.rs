@@ -2,8 +2,8 @@
 //! slices, attached buffers and output-completion counters.
 
 use crate::abi::{guard, guard_or, need_runtime, non_null, opt_str};
-use crate::error::Failure;
 use crate::device::clock;
+use crate::error::Failure;
 use crate::{error, runtime, tensor};
 use neuron_sys::*;
 use std::ffi::{c_char, c_int, c_void};
@@ -23,15 +23,23 @@ pub(super) fn live_tensor(
     })
 }
 
-/// When a synchronous copy of `size` bytes to or from `t` is done: for a tensor in a
-/// core's device memory, now plus the transfer's emulated cost (`NRT_EMU_DMA_GBPS`), since
-/// on a device the copy crosses the host link; host and virtual tensors copy at once.
-fn sync_transfer_deadline(t: &tensor::Tensor, size: usize) -> Result<Option<u64>, Failure> {
-    if t.lnc().is_none() || size == 0 {
-        return Ok(None);
+/// When a synchronous copy of `size` bytes to (`to_device`) or from `t` is done: for a
+/// tensor in a core's device memory, when the core's host link has carried it at the
+/// emulated bandwidth (`NRT_EMU_DMA_GBPS`); host and virtual tensors copy at once.
+fn sync_transfer_deadline(
+    t: &tensor::Tensor,
+    size: usize,
+    to_device: bool,
+) -> Result<Option<u64>, Failure> {
+    match t.lnc() {
+        Some(lnc) if size > 0 => {
+            let end = need_runtime()?
+                .device
+                .sync_transfer_end(lnc, to_device, size as u64);
+            Ok(Some(end))
+        }
+        _ => Ok(None),
     }
-    let cost = need_runtime()?.device.sync_transfer_ns(size as u64);
-    Ok(Some(clock::now_ns() + cost))
 }
 
 /// Returns when the copy that ends at `done_at` is done.
@@ -119,7 +127,7 @@ pub unsafe extern "C" fn nrt_tensor_read(
             non_null(buf, "buf")?;
         }
         let v = t.view();
-        let done_at = sync_transfer_deadline(&t, size)?;
+        let done_at = sync_transfer_deadline(&t, size, false)?;
         // SAFETY: `buf` is writable for `size` bytes per the caller (unused when 0).
         unsafe { v.read_raw(offset, buf as *mut u8, size) }
             .map_err(|_| out_of_bounds("read", offset as u64, size as u64, v.len()))?;
@@ -144,7 +152,7 @@ pub unsafe extern "C" fn nrt_tensor_write(
             non_null(buf, "buf")?;
         }
         let v = t.view();
-        let done_at = sync_transfer_deadline(&t, size)?;
+        let done_at = sync_transfer_deadline(&t, size, true)?;
         // SAFETY: `buf` is readable for `size` bytes per the caller (unused when 0).
         unsafe { v.write_raw(offset, buf as *const u8, size) }
             .map_err(|_| out_of_bounds("write", offset as u64, size as u64, v.len()))?;
