@@ -111,19 +111,19 @@ fn main_inner() -> Result<bool, String> {
         println!("{}", pipeline::run_case(&c, &lib)?.to_line());
         return Ok(true);
     }
+    let out = out.unwrap_or_else(|| {
+        if quick {
+            std::env::temp_dir().join("nrtq-bench-quick")
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")
+        }
+    });
+    let command = format!("nrtq-bench {}", args.join(" "));
+    let repeat = repeat.unwrap_or(if quick { QUICK_REPEAT } else { FULL_REPEAT });
     match suite.as_deref() {
         None | Some("main") => {}
         Some("pipeline") => {
-            let out = out.unwrap_or_else(|| {
-                if quick {
-                    std::env::temp_dir().join("nrtq-bench-quick")
-                } else {
-                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")
-                }
-            });
-            let command = format!("nrtq-bench {}", args.join(" "));
-            let r = repeat.unwrap_or(if quick { QUICK_REPEAT } else { FULL_REPEAT });
-            return pipeline::run_suite(&apis, quick, r, &out, command.trim());
+            return pipeline::run_suite(&apis, quick, repeat, &out, command.trim());
         }
         Some(other) => return Err(format!("unknown suite '{other}' (main, pipeline)\n{USAGE}")),
     }
@@ -141,16 +141,8 @@ fn main_inner() -> Result<bool, String> {
         }),
         threads,
         idle_all,
-        repeat: repeat.unwrap_or(if quick { QUICK_REPEAT } else { FULL_REPEAT }),
+        repeat,
     };
-    let out = out.unwrap_or_else(|| {
-        if quick {
-            std::env::temp_dir().join("nrtq-bench-quick")
-        } else {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")
-        }
-    });
-    let command = format!("nrtq-bench {}", args.join(" "));
     let (_, all_ok) = driver::run(&sel, &out, command.trim())?;
     Ok(all_ok)
 }
