@@ -404,10 +404,11 @@ void initialize_model(TRITONBACKEND_Model *model) {
     options.slots_per_core = unsigned_parameter(config, "slots_per_core", 8, 1024);
     options.queue_depth = unsigned_parameter(config, "queue_depth", 3, 1024);
     ModelState *raw = state.get();
-    options.on_core_lost = [raw](int core, nrtq_status status, std::uint32_t nrt_status) {
+    options.on_core_lost = [raw](int core, nrtq_status status, std::uint32_t nrt_status, std::size_t live) {
         NRTQ_LOG(TRITONSERVER_LOG_ERROR, "model '" + raw->name + "': NeuronCore " + std::to_string(core) +
                                              " left service (" + nrtq_status_str(status) + ", NRT status " +
-                                             std::to_string(nrt_status) + "); serving on the others");
+                                             std::to_string(nrt_status) + "); " + std::to_string(live) +
+                                             " core(s) still serving");
     };
     options.on_all_cores_lost = [raw]() {
         // Triton has no call that marks a model unready: ask the server to unload it, so

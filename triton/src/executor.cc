@@ -230,16 +230,16 @@ void Executor::on_completion(Core &core, Slot &slot, const nrtq::Completion &c) 
 
 void Executor::lose_core(Core &core, nrtq_status status, std::uint32_t nrt_status) {
     std::deque<Job> orphans;
-    bool last = false;
+    std::size_t live = 0;
     {
         std::lock_guard<std::mutex> guard(lock_);
         if (!core.alive) return;
         core.alive = false;
-        live_--;
-        last = live_ == 0;
-        if (last) orphans.swap(waiting_);
+        live = --live_;
+        if (live == 0) orphans.swap(waiting_);
     }
-    if (options_.on_core_lost) options_.on_core_lost(core.vnc, status, nrt_status);
+    const bool last = live == 0;
+    if (options_.on_core_lost) options_.on_core_lost(core.vnc, status, nrt_status, live);
     for (Job &job : orphans)
         fail(job, NRTQ_ERR_QUEUE_FAILED, nrt_status, -1, "every NeuronCore of this model has failed; reload the model");
     if (last && options_.on_all_cores_lost) options_.on_all_cores_lost();

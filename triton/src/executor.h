@@ -65,8 +65,9 @@ struct ExecutorOptions {
     std::vector<int> cores;          // logical cores, as libnrt numbers the visible ones
     unsigned slots_per_core = 8;     // tensor-set pairs per core = requests in flight per core
     unsigned queue_depth = 3;        // nrtq's minimum device depth per core
-    /** Called once, from the thread that noticed, when a core leaves service. */
-    std::function<void(int core, nrtq_status, std::uint32_t nrt_status)> on_core_lost;
+    /** Called once per core, from the thread that noticed, when it leaves service, with
+     *  the number of cores still serving. */
+    std::function<void(int core, nrtq_status, std::uint32_t nrt_status, std::size_t live)> on_core_lost;
     /** Called once when the last live core has left service. */
     std::function<void()> on_all_cores_lost;
 };

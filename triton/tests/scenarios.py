@@ -121,7 +121,12 @@ def serve(args):
         'output [ { name: "sum" data_type: TYPE_FP32 dims: [ 4, 4 ] }, { name: "diff" data_type: TYPE_FP32 dims: [ 4, 4 ] },'
         ' { name: "prod" data_type: TYPE_FP32 dims: [ 4, 4 ] }, { name: "half" data_type: TYPE_FP32 dims: [ 4, 4 ] } ]\n'
         'parameters { key: "cores" value: { string_value: "1" } }\n'))
-    server = harness.Server(args.server_root, args.backend_dir, repo, os.path.join(work, "server.log")).start()
+    # A model whose core dies at its 6th request (the fault is in the model file), alone on
+    # core 2: in Triton's default model-control mode it cannot be unloaded, so it fails every
+    # request with UNAVAILABLE from then on.
+    harness.write_model(repo, "dies", f"{models}/add_f32_dies.nrtm", harness.add_config("2"))
+    server = harness.Server(args.server_root, args.backend_dir, repo, os.path.join(work, "server.log"),
+                            env={"NRT_EMU_TOTAL_CORES": "3", "NEURON_RT_LOG_LEVEL": "QUIET"}).start()
     summary = {}
     try:
         rng = np.random.default_rng(15)
@@ -165,6 +170,26 @@ def serve(args):
         assert 2 <= executions < 16, f"dynamic batcher: {executions} batches for 16 requests (expected grouping, max 8)"
         summary["batched_requests"] = inferences
         summary["batched_executions"] = executions
+
+        # A batch dimension other than 1 is refused with the reason.
+        mod = PROTOCOLS["http"]
+        ins = [mod.InferInput(n, [3, 1024], "FP32") for n in ("a", "b")]
+        for i in ins:
+            i.set_data_from_numpy(np.zeros((3, 1024), np.float32))
+        try:
+            with client(server, "http") as c:
+                c.infer("add_batched", ins)
+            raise AssertionError("a request of batch size 3 was accepted")
+        except InferenceServerException as e:
+            assert "one device execution per request" in e.message(), e.message()
+
+        # The last core of a model dies (default model-control mode: no unload possible).
+        outcomes = [infer_add(server, "http", "dies", rng) for _ in range(8)]
+        assert [ok for ok, _ in outcomes] == [True] * 5 + [False] * 3, outcomes
+        assert "NRT status 101" in outcomes[5][1], outcomes[5][1]
+        assert "every NeuronCore of this model has failed" in outcomes[6][1], outcomes[6][1]
+        summary["after_last_core_none_mode"] = outcomes[6][1]
+        assert "Triton refused to unload it" in server.log_text(), "no log line for the refused unload"
 
         # Statistics reach Triton's metrics: queue and compute time, request counts.
         s = stats(server, "add")
