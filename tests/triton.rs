@@ -27,7 +27,8 @@ fn install_dir() -> PathBuf {
 }
 
 /// A copy of the wheel fetched earlier on this machine, used before downloading.
-const WHEEL_CACHE: &str = "/tmp/triton-recon/nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl";
+const WHEEL_CACHE: &str =
+    "/tmp/triton-recon/nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl";
 
 /// Installs the server and the client once per test process; None (with a note) when they
 /// cannot be installed on a developer machine.
@@ -56,7 +57,11 @@ fn installed() -> Option<PathBuf> {
                 _ => panic!(
                     "triton/tools/setup.sh {} failed{}:\n{}",
                     dir.display(),
-                    if ci { " (CI=true: .ci/run installs python3-venv and pip)" } else { "" },
+                    if ci {
+                        " (CI=true: .ci/run installs python3-venv; the network must reach PyPI)"
+                    } else {
+                        ""
+                    },
                     output_text(&out)
                 ),
             }
@@ -83,8 +88,15 @@ fn backend_dir() -> PathBuf {
                 "make -C triton failed (run `cargo build --workspace` first):\n{}",
                 output_text(&out)
             );
-            let dir = profile_dir().join("triton").join(&generation).join("backends");
-            assert!(dir.join("nrtq/libtriton_nrtq.so").exists(), "no backend in {}", dir.display());
+            let dir = profile_dir()
+                .join("triton")
+                .join(&generation)
+                .join("backends");
+            assert!(
+                dir.join("nrtq/libtriton_nrtq.so").exists(),
+                "no backend in {}",
+                dir.display()
+            );
             dir
         })
         .clone()
@@ -95,7 +107,10 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         if pid == std::process::id().to_string() {
@@ -142,7 +157,10 @@ fn scenario(name: &str) -> Option<serde_json::Value> {
     // Its repository path is on the server's command line: nothing may be left running.
     let repo = work.join(name).join("repo");
     let left = processes_mentioning(&repo.to_string_lossy());
-    assert!(left.is_empty(), "processes left after scenario {name}: {left:?}");
+    assert!(
+        left.is_empty(),
+        "processes left after scenario {name}: {left:?}"
+    );
     let line = text
         .lines()
         .rev()
@@ -158,13 +176,26 @@ fn scenario(name: &str) -> Option<serde_json::Value> {
 /// showing queue and compute time, then SIGTERM: a clean exit, nothing left behind.
 #[test]
 fn serves_correct_outputs_over_http_and_grpc_and_stops_cleanly() {
-    let Some(summary) = scenario("serve") else { return };
+    let Some(summary) = scenario("serve") else {
+        return;
+    };
     assert_eq!(summary["add_requests"], 208, "{summary}");
     assert_eq!(summary["batched_requests"], 16, "{summary}");
-    let executions = summary["batched_executions"].as_u64().expect("batched_executions");
-    assert!((2..16).contains(&executions), "16 requests in {executions} batches: {summary}");
-    for metric in ["nv_inference_queue_duration_us", "nv_inference_compute_infer_duration_us"] {
-        assert!(summary[metric].as_f64().unwrap_or(0.0) > 0.0, "{metric}: {summary}");
+    let executions = summary["batched_executions"]
+        .as_u64()
+        .expect("batched_executions");
+    assert!(
+        (2..16).contains(&executions),
+        "16 requests in {executions} batches: {summary}"
+    );
+    for metric in [
+        "nv_inference_queue_duration_us",
+        "nv_inference_compute_infer_duration_us",
+    ] {
+        assert!(
+            summary[metric].as_f64().unwrap_or(0.0) > 0.0,
+            "{metric}: {summary}"
+        );
     }
     assert_eq!(summary["stopped_cleanly"], true, "{summary}");
 }
@@ -175,14 +206,19 @@ fn serves_correct_outputs_over_http_and_grpc_and_stops_cleanly() {
 /// is unloaded (unready) and the other models keep serving; then a clean stop.
 #[test]
 fn faults_fail_only_their_requests_and_dead_cores_leave_service() {
-    let Some(summary) = scenario("faults") else { return };
+    let Some(summary) = scenario("faults") else {
+        return;
+    };
     let exec = summary["exec_error_message"].as_str().unwrap_or_default();
     assert!(
         exec.contains("NRTQ_ERR_EXEC") && exec.contains("NRT status 1004"),
         "{summary}"
     );
     let dead = summary["dead_core_message"].as_str().unwrap_or_default();
-    assert!(dead.contains("NRT status 101") && dead.contains("NeuronCore 2"), "{summary}");
+    assert!(
+        dead.contains("NRT status 101") && dead.contains("NeuronCore 2"),
+        "{summary}"
+    );
     assert_eq!(summary["faulty"]["fail"], 12, "{summary}");
     assert_eq!(summary["faulty"]["success"], 48, "{summary}");
     assert_eq!(summary["stopped_cleanly"], true, "{summary}");
