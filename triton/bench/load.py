@@ -5,12 +5,12 @@ synchronous nrt_execute per request, one instance per core).
     make triton-bench                       # what this runs, with the paths filled in
     python load.py --server-root S --backend-dir B --libnrt L --models M --work W \\
         [--cores 2 8] [--repeat 3] [--requests-per-core 1500] [--seconds 10] \\
-        [--clients 2] [--concurrency 64]
+        [--clients 2] [--concurrency-per-core 16]
 
 Per case (backend x cores): a fresh server with one model whose every request takes
 1 ms of emulated device time; a warm-up; then `--repeat` measured rounds, each a bounded
 number of requests (and at most `--seconds`) sent by `--clients` processes of asyncio gRPC
-clients with `--concurrency` requests in flight in all. Reported per case: requests/s
+clients with `--concurrency-per-core` x cores requests in flight in all. Reported per case: requests/s
 against the bound (cores / 1 ms), p50/p99 latency, and the server's CPU per request (every
 process of the server's session: tritonserver, and the Python backend's stub processes),
 as the median of the rounds with their min-max. Every response's output is checked.
@@ -20,6 +20,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -60,6 +61,32 @@ def session_cpu_seconds(session):
         if int(fields[3]) == session:
             total += int(fields[11]) + int(fields[12])
     return total / tick
+
+
+def session_threads_cpu(session):
+    """CPU seconds per thread name (digits stripped) over every process of a session."""
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1:text.rindex(")")].rstrip("0123456789-_:")
+            fields = text.rsplit(")", 1)[1].split()
+            groups[name] = groups.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return groups
 
 
 def client_process(url, model, count, concurrency, seconds, start_at, queue):
@@ -110,17 +137,22 @@ def round_(server, model, requests, args):
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     per = [requests // args.clients + (1 if i < requests % args.clients else 0) for i in range(args.clients)]
-    conc = max(1, args.concurrency // args.clients)
+    conc = max(1, args.concurrency_per_core * args.cores_now // args.clients)
     start_at = time.time() + 0.5
     procs = [ctx.Process(target=client_process, args=(server.grpc_url, model, n, conc, args.seconds, start_at, queue))
              for n in per]
     for p in procs:
         p.start()
     cpu0 = session_cpu_seconds(server.proc.pid)
+    threads0 = session_threads_cpu(server.proc.pid)
+    clients0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     results = [queue.get() for _ in procs]
     cpu1 = session_cpu_seconds(server.proc.pid)
+    threads1 = session_threads_cpu(server.proc.pid)
     for p in procs:
         p.join()
+    clients1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (clients1.ru_utime + clients1.ru_stime) - (clients0.ru_utime + clients0.ru_stime)
     start = min(r[0] for r in results)
     end = max(r[1] for r in results)
     latencies = sorted(x for r in results for x in r[2])
@@ -131,6 +163,8 @@ def round_(server, model, requests, args):
         raise RuntimeError(f"{errors} failed and {wrong} wrong responses in a round: {samples}")
     done = len(latencies)
     wall = end - start
+    by_thread = {k: v - threads0.get(k, 0.0) for k, v in threads1.items()}
+    top = sorted(by_thread.items(), key=lambda kv: -kv[1])[:6]
     return {
         "requests": done,
         "seconds": wall,
@@ -139,6 +173,11 @@ def round_(server, model, requests, args):
         "p99_ms": 1e3 * latencies[int(0.99 * (done - 1))],
         # The client processes start 0.5 s after the first reading: the server is idle then.
         "cpu_us_per_request": 1e6 * (cpu1 - cpu0) / done,
+        "client_cpu_us_per_request": 1e6 * client_cpu / done,
+        # Server and client CPU over what the host has (the round's own span; the figures
+        # start up to 0.5 s earlier, while everything is idle).
+        "host_busy": ((cpu1 - cpu0) + client_cpu) / (wall * os.cpu_count()),
+        "server_threads_us_per_request": {k: round(1e6 * v / done, 1) for k, v in top},
     }
 
 
@@ -157,6 +196,7 @@ def make_backend_dir(args, work):
 
 
 def case(args, work, backends, backend, cores):
+    args.cores_now = cores
     name = f"{backend}_{cores}"
     repo = os.path.join(work, name, "repo")
     shutil.rmtree(os.path.join(work, name), ignore_errors=True)
@@ -187,7 +227,7 @@ def case(args, work, backends, backend, cores):
     server.stop()
     bound = cores * 1e9 / MODEL_TIME_NS
     result = {"backend": backend, "cores": cores, "bound_rps": bound, "rounds": rounds}
-    for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request"):
+    for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "client_cpu_us_per_request", "host_busy"):
         values = [r[key] for r in rounds]
         result[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     result["of_bound"] = {k: v / bound for k, v in result["rps"].items()}
@@ -211,7 +251,8 @@ def main():
     p.add_argument("--requests-per-core", type=int, default=1500)
     p.add_argument("--seconds", type=float, default=10.0, help="upper bound of one round")
     p.add_argument("--clients", type=int, default=2, help="client processes")
-    p.add_argument("--concurrency", type=int, default=64, help="requests in flight, all clients together")
+    p.add_argument("--concurrency-per-core", type=int, default=16,
+                   help="requests in flight per emulated core, all clients together")
     args = p.parse_args()
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
@@ -226,7 +267,12 @@ def main():
             results.append(r)
             print(f"{backend:6} {cores} cores: {fmt(r['rps'])} req/s = {fmt(r['of_bound'], 100, 1)} % of "
                   f"{r['bound_rps']:.0f}; p50 {fmt(r['p50_ms'], 1, 2)} ms, p99 {fmt(r['p99_ms'], 1, 2)} ms; "
-                  f"server CPU {fmt(r['cpu_us_per_request'])} us/request", flush=True)
+                  f"server CPU {fmt(r['cpu_us_per_request'])} us/request, client CPU "
+                  f"{fmt(r['client_cpu_us_per_request'])} us/request, host busy {fmt(r['host_busy'], 100)} %",
+                  flush=True)
+            median_round = sorted(r["rounds"], key=lambda x: x["rps"])[len(r["rounds"]) // 2]
+            print(f"       server CPU by thread (us/request, median round): {median_round['server_threads_us_per_request']}",
+                  flush=True)
     meta = {"command": " ".join(sys.argv), "cpus": os.cpu_count(), "load_before": load_before,
             "load_after": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "args": vars(args)}
