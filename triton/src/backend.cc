@@ -390,17 +390,20 @@ void initialize_model(TRITONBACKEND_Model *model) {
     ExecutorOptions options;
     const std::string model_path = dir + file;
     options.model_path = model_path;
+    std::uint32_t visible = 0;
+    const NRT_STATUS counted = nrt_get_visible_nc_count(&visible);
+    if (counted != NRT_SUCCESS || visible == 0)
+        throw Failure{TRITONSERVER_ERROR_UNAVAILABLE, "libnrt reports no visible NeuronCore (NRT status " +
+                                                          std::to_string(static_cast<int>(counted)) + ")"};
     std::string cores = parameter(config, "cores");
-    if (cores.empty()) {
-        std::uint32_t visible = 0;
-        NRT_STATUS status = nrt_get_visible_nc_count(&visible);
-        if (status != NRT_SUCCESS || visible == 0)
-            throw Failure{TRITONSERVER_ERROR_UNAVAILABLE,
-                          "parameter 'cores' is not set and libnrt reports no visible NeuronCore (NRT status " +
-                              std::to_string(static_cast<int>(status)) + ")"};
-        cores = "0-" + std::to_string(visible - 1);
-    }
+    if (cores.empty()) cores = "0-" + std::to_string(visible - 1);
     options.cores = parse_cores(cores);
+    for (int core : options.cores)
+        if (static_cast<std::uint32_t>(core) >= visible)
+            throw Failure{TRITONSERVER_ERROR_INVALID_ARG,
+                          "parameter 'cores' names NeuronCore " + std::to_string(core) + ", but this process sees " +
+                              std::to_string(visible) + " (0-" + std::to_string(visible - 1) +
+                              "; NEURON_RT_VISIBLE_CORES and NEURON_RT_NUM_CORES decide which)"};
     options.slots_per_core = unsigned_parameter(config, "slots_per_core", 8, 1024);
     options.queue_depth = unsigned_parameter(config, "queue_depth", 3, 1024);
     ModelState *raw = state.get();

@@ -121,6 +121,9 @@ def serve(args):
         'output [ { name: "sum" data_type: TYPE_FP32 dims: [ 4, 4 ] }, { name: "diff" data_type: TYPE_FP32 dims: [ 4, 4 ] },'
         ' { name: "prod" data_type: TYPE_FP32 dims: [ 4, 4 ] }, { name: "half" data_type: TYPE_FP32 dims: [ 4, 4 ] } ]\n'
         'parameters { key: "cores" value: { string_value: "1" } }\n'))
+    # One slot: concurrent requests wait in the backend's FIFO for it.
+    harness.write_model(repo, "narrow", f"{models}/add_f32.nrtm", harness.add_config(
+        "0", extra='parameters { key: "slots_per_core" value: { string_value: "1" } }\n'))
     # A model whose core dies at its 6th request (the fault is in the model file), alone on
     # core 2: in Triton's default model-control mode it cannot be unloaded, so it fails every
     # request with UNAVAILABLE from then on.
@@ -170,6 +173,12 @@ def serve(args):
         assert 2 <= executions < 16, f"dynamic batcher: {executions} batches for 16 requests (expected grouping, max 8)"
         summary["batched_requests"] = inferences
         summary["batched_executions"] = executions
+
+        # More requests than slots: they wait for the one slot, in order, and all succeed.
+        results = concurrently(24, 12, lambda i: infer_add(server, "grpc", "narrow", np.random.default_rng(5000 + i)))
+        assert all(ok for ok, _ in results), [m for ok, m in results if not ok][:3]
+        s = stats(server, "narrow")
+        assert s["success"] == 24 and s["fail"] == 0, f"narrow statistics {s}"
 
         # A batch dimension other than 1 is refused with the reason.
         mod = PROTOCOLS["http"]
@@ -227,13 +236,34 @@ def faults(args):
         "NRT_EMU_FAULTS": "error every=5 code=1004 lnc=0; unrecoverable after=3 lnc=2; unrecoverable after=2 lnc=3",
         "NEURON_RT_LOG_LEVEL": "QUIET",
     }
+    # Configurations the backend refuses, loaded one by one below: (name, config, message).
+    bad = [
+        ("bad_cores", harness.add_config("0-x"), "parameter 'cores' = '0-x'"),
+        ("bad_dims", harness.add_config("0", size=512), "dims give 2048 bytes, the model's tensor is 4096"),
+        ("bad_core_number", harness.add_config("7"), "names NeuronCore 7, but this process sees 4"),
+        ("bad_slots", harness.add_config("0", extra='parameters { key: "slots_per_core" value: { string_value: "0" } }\n'),
+         "parameter 'slots_per_core' = '0': expected 1-1024"),
+    ]
+    for name, config, _ in bad:
+        harness.write_model(repo, name, f"{models}/add_f32.nrtm", config)
     # Explicit model control: the only mode in which Triton lets the backend unload a
     # model whose every core has died.
     server = harness.Server(args.server_root, args.backend_dir, repo, os.path.join(work, "server.log"), env=env,
-                            args=["--model-control-mode=explicit", "--load-model=*"]).start()
+                            args=["--model-control-mode=explicit", "--load-model=faulty", "--load-model=halfdead",
+                                  "--load-model=alldead"]).start()
     summary = {}
     try:
         rng = np.random.default_rng(16)
+        # A configuration the backend cannot serve fails to load, saying why.
+        for name, _, expected in bad:
+            try:
+                with client(server, "http") as c:
+                    c.load_model(name)
+                raise AssertionError(f"model {name} loaded")
+            except InferenceServerException as e:
+                assert expected in e.message(), f"{name}: {e.message()!r} does not say {expected!r}"
+        summary["refused_configs"] = len(bad)
+
         # Injected execution errors: exactly the 5th, 10th, ... request on the core fails,
         # with nrtq's status and the raw NRT status in its message; the others succeed.
         failed = []
