@@ -219,6 +219,7 @@ fn faults_fail_only_their_requests_and_dead_cores_leave_service() {
         dead.contains("NRT status 101") && dead.contains("NeuronCore 2"),
         "{summary}"
     );
+    assert_eq!(summary["refused_configs"], 4, "{summary}");
     assert_eq!(summary["faulty"]["fail"], 12, "{summary}");
     assert_eq!(summary["faulty"]["success"], 48, "{summary}");
     assert_eq!(summary["stopped_cleanly"], true, "{summary}");
