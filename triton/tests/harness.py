@@ -81,6 +81,10 @@ class Server:
             libs.append(self.env.pop("LD_LIBRARY_PATH"))
         env.update(self.env)
         env["LD_LIBRARY_PATH"] = ":".join(libs)
+        # For sanitizer runs of the backend (`make -C triton asan`, then this variable set to
+        # the ASan and UBSan runtimes): preloaded into the server only, never into Python.
+        if os.environ.get("TRITON_SERVER_LD_PRELOAD"):
+            env["LD_PRELOAD"] = os.environ["TRITON_SERVER_LD_PRELOAD"]
         cmd = [
             os.path.join(pyt, "bin", "tritonserver"),
             "--model-repository", self.repo,
