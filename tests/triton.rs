@@ -203,7 +203,9 @@ fn serves_correct_outputs_over_http_and_grpc_and_stops_cleanly() {
 /// Injected faults (NRT_EMU_FAULTS): every failing request gets its own error response
 /// carrying nrtq's status and the raw NRT status, the others succeed; a core that dies
 /// leaves service while the model serves on the other; when a model's last core dies it
-/// is unloaded (unready) and the other models keep serving; then a clean stop.
+/// is unloaded (its /v2/models/<name>/ready probe turns unready) and the other models keep
+/// serving; configurations the backend cannot serve fail to load with the reason; then a
+/// clean stop.
 #[test]
 fn faults_fail_only_their_requests_and_dead_cores_leave_service() {
     let Some(summary) = scenario("faults") else {
@@ -219,7 +221,8 @@ fn faults_fail_only_their_requests_and_dead_cores_leave_service() {
         dead.contains("NRT status 101") && dead.contains("NeuronCore 2"),
         "{summary}"
     );
-    assert_eq!(summary["refused_configs"], 4, "{summary}");
+    assert_eq!(summary["refused_configs"], 5, "{summary}");
+    assert_eq!(summary["model_ready_probe"], serde_json::json!([200, 400]), "{summary}");
     assert_eq!(summary["faulty"]["fail"], 12, "{summary}");
     assert_eq!(summary["faulty"]["success"], 48, "{summary}");
     assert_eq!(summary["stopped_cleanly"], true, "{summary}");

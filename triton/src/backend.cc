@@ -112,28 +112,37 @@ const DataType *data_type_of(const std::string &config_name) {
     return nullptr;
 }
 
+/** One core number of the `cores` parameter, or -1 if `text` is not one (0-4095). */
+int core_number(const std::string &text) {
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("0123456789") != std::string::npos) return -1;
+    const int n = std::stoi(text);
+    return n <= 4095 ? n : -1;
+}
+
 /** "0-3,6" -> {0,1,2,3,6}. */
 std::vector<int> parse_cores(const std::string &text) {
+    const auto malformed = [&text]() {
+        return Failure{TRITONSERVER_ERROR_INVALID_ARG,
+                       "parameter 'cores' = '" + text +
+                           "': expected logical core numbers (0-4095) and ranges such as \"0\", \"0,1\" or \"0-7\""};
+    };
     std::vector<int> cores;
     std::stringstream items(text);
     std::string item;
     while (std::getline(items, item, ',')) {
         const std::size_t dash = item.find('-');
-        try {
-            std::size_t used = 0;
-            const int first = std::stoi(item.substr(0, dash), &used);
-            int last = first;
-            if (dash != std::string::npos) last = std::stoi(item.substr(dash + 1), &used);
-            if (first < 0 || last < first) throw std::invalid_argument(item);
-            for (int c = first; c <= last; c++) cores.push_back(c);
-        } catch (const std::exception &) {
-            throw Failure{TRITONSERVER_ERROR_INVALID_ARG,
-                          "parameter 'cores' = '" + text +
-                              "': expected logical core numbers and ranges such as \"0\", \"0,1\" or \"0-7\""};
+        const int first = core_number(item.substr(0, dash));
+        const int last = dash == std::string::npos ? first : core_number(item.substr(dash + 1));
+        if (first < 0 || last < first) throw malformed();
+        for (int c = first; c <= last; c++) {
+            for (int seen : cores)
+                if (seen == c)
+                    throw Failure{TRITONSERVER_ERROR_INVALID_ARG,
+                                  "parameter 'cores' = '" + text + "' names NeuronCore " + std::to_string(c) + " twice"};
+            cores.push_back(c);
         }
     }
-    if (cores.empty())
-        throw Failure{TRITONSERVER_ERROR_INVALID_ARG, "parameter 'cores' is empty: name at least one core (\"0\")"};
+    if (cores.empty()) throw malformed();
     return cores;
 }
 
@@ -415,9 +424,9 @@ void initialize_model(TRITONBACKEND_Model *model) {
     };
     options.on_all_cores_lost = [raw]() {
         // Triton has no call that marks a model unready: ask the server to unload it, so
-        // that its readiness (and the server's, under --strict-readiness) says so. Triton
-        // refuses this outside --model-control-mode=explicit; requests then keep failing
-        // with UNAVAILABLE, which the log line says.
+        // that the model's readiness says so (the server's /v2/health/ready does not count
+        // unloaded models). Triton refuses this outside --model-control-mode=explicit;
+        // requests then keep failing with UNAVAILABLE, which the log line says.
         if (raw->unloading_requested.exchange(true)) return;
         TRITONSERVER_Error *unload = TRITONSERVER_ServerUnloadModel(raw->server, raw->name.c_str());
         if (unload == nullptr) {

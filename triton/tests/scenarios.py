@@ -239,6 +239,7 @@ def faults(args):
     # Configurations the backend refuses, loaded one by one below: (name, config, message).
     bad = [
         ("bad_cores", harness.add_config("0-x"), "parameter 'cores' = '0-x'"),
+        ("bad_cores_twice", harness.add_config("0,0-1"), "names NeuronCore 0 twice"),
         ("bad_dims", harness.add_config("0", size=512), "dims give 2048 bytes, the model's tensor is 4096"),
         ("bad_core_number", harness.add_config("7"), "names NeuronCore 7, but this process sees 4"),
         ("bad_slots", harness.add_config("0", extra='parameters { key: "slots_per_core" value: { string_value: "0" } }\n'),
@@ -254,16 +255,6 @@ def faults(args):
     summary = {}
     try:
         rng = np.random.default_rng(16)
-        # A configuration the backend cannot serve fails to load, saying why.
-        for name, _, expected in bad:
-            try:
-                with client(server, "http") as c:
-                    c.load_model(name)
-                raise AssertionError(f"model {name} loaded")
-            except InferenceServerException as e:
-                assert expected in e.message(), f"{name}: {e.message()!r} does not say {expected!r}"
-        summary["refused_configs"] = len(bad)
-
         # Injected execution errors: exactly the 5th, 10th, ... request on the core fails,
         # with nrtq's status and the raw NRT status in its message; the others succeed.
         failed = []
@@ -296,6 +287,7 @@ def faults(args):
         log = server.log_text()
         assert "NeuronCore 2 left service" in log, "no log line for the lost core"
 
+        probe_before = server.get("/v2/models/alldead/ready")[0]
         # The last core dies: the model is unloaded, so it reports unready.
         outcomes = [infer_add(server, "http", "alldead", rng) for _ in range(3)]
         assert [ok for ok, _ in outcomes] == [True, True, False], outcomes
@@ -307,6 +299,24 @@ def faults(args):
         ok, message = infer_add(server, "http", "alldead", rng)
         assert not ok, "a request to a model with no core left succeeded"
         summary["after_last_core"] = message
+        # The model's own readiness endpoint, which a Kubernetes readiness probe can use,
+        # turns from 200 to unready. (The server's /v2/health/ready stays 200: Triton's
+        # strict readiness does not count a model that was unloaded.)
+        probe_after = server.get("/v2/models/alldead/ready")[0]
+        assert probe_before == 200 and probe_after != 200, f"/v2/models/alldead/ready {probe_before} -> {probe_after}"
+        summary["model_ready_probe"] = [probe_before, probe_after]
+        summary["server_ready_after_unload"] = server.get("/v2/health/ready")[0]
+        # A configuration the backend cannot serve fails to load, saying why (last: a
+        # failed load makes the server's /v2/health/ready unready under strict readiness).
+        for name, _, expected in bad:
+            try:
+                with client(server, "http") as c:
+                    c.load_model(name)
+                raise AssertionError(f"model {name} loaded")
+            except InferenceServerException as e:
+                assert expected in e.message(), f"{name}: {e.message()!r} does not say {expected!r}"
+        summary["refused_configs"] = len(bad)
+
         # The other models are untouched.
         ok, message = infer_add(server, "grpc", "halfdead", rng)
         assert ok, message
