@@ -222,7 +222,11 @@ fn faults_fail_only_their_requests_and_dead_cores_leave_service() {
         "{summary}"
     );
     assert_eq!(summary["refused_configs"], 5, "{summary}");
-    assert_eq!(summary["model_ready_probe"], serde_json::json!([200, 400]), "{summary}");
+    assert_eq!(
+        summary["model_ready_probe"],
+        serde_json::json!([200, 400]),
+        "{summary}"
+    );
     assert_eq!(summary["faulty"]["fail"], 12, "{summary}");
     assert_eq!(summary["faulty"]["success"], 48, "{summary}");
     assert_eq!(summary["stopped_cleanly"], true, "{summary}");
