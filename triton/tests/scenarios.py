@@ -114,7 +114,7 @@ def serve(args):
     models = args.models
     harness.write_model(repo, "add", f"{models}/add_f32.nrtm", harness.add_config("0,1"))
     harness.write_model(repo, "add_batched", f"{models}/add_f32.nrtm", harness.add_config(
-        "0,1", batch=8, extra="dynamic_batching { max_queue_delay_microseconds: 50000 }\n"))
+        "0,1", batch=8, extra="dynamic_batching { max_queue_delay_microseconds: 500000 }\n"))
     harness.write_model(repo, "chain", f"{models}/chain_f32.nrtm", (
         'backend: "nrtq"\nmax_batch_size: 0\n'
         'input [ { name: "a" data_type: TYPE_FP32 dims: [ 4, 4 ] }, { name: "b" data_type: TYPE_FP32 dims: [ 4, 4 ] } ]\n'
