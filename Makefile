@@ -208,7 +208,7 @@ triton-bench:
 	$(CARGO) build --release -p nrtq -p nrt-emu $(foreach g,$(GENERATIONS),-p nrt-emu-gen-$(subst .,-,$(g)))
 	bash triton/tools/setup.sh $(CARGO_TARGET_DIR)/triton
 	$(MAKE) -C triton PROFILE=release API=2.30
-	$(CARGO_TARGET_DIR)/triton/venv/bin/python triton/bench/load.py \
+	PYTHONDONTWRITEBYTECODE=1 $(CARGO_TARGET_DIR)/triton/venv/bin/python triton/bench/load.py \
 	  --server-root $(CARGO_TARGET_DIR)/triton/server \
 	  --backend-dir $(CARGO_TARGET_DIR)/release/triton/2.30/backends \
 	  --libnrt $(CARGO_TARGET_DIR)/release/emu/2.30/libnrt.so.1 \

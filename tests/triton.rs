@@ -145,6 +145,8 @@ fn scenario(name: &str) -> Option<serde_json::Value> {
         .arg("--work")
         .arg(&work)
         .env("NRT_EMU_API", &generation)
+        // No __pycache__ in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(root())
         .output()
         .expect("run triton/tests/scenarios.py");
