@@ -204,7 +204,8 @@ fn serves_correct_outputs_over_http_and_grpc_and_stops_cleanly() {
 
 /// Injected faults (NRT_EMU_FAULTS): every failing request gets its own error response
 /// carrying nrtq's status and the raw NRT status, the others succeed; a core that dies
-/// leaves service while the model serves on the other; when a model's last core dies it
+/// leaves service while the model serves on the other, and under load only the request
+/// running on it fails (those queued behind it move to the other core); when a model's last core dies it
 /// is unloaded (its /v2/models/<name>/ready probe turns unready) and the other models keep
 /// serving; configurations the backend cannot serve fail to load with the reason; then a
 /// clean stop.
@@ -229,6 +230,8 @@ fn faults_fail_only_their_requests_and_dead_cores_leave_service() {
         serde_json::json!([200, 400]),
         "{summary}"
     );
+    assert_eq!(summary["busydead"]["fail"], 1, "{summary}");
+    assert_eq!(summary["busydead"]["success"], 59, "{summary}");
     assert_eq!(summary["faulty"]["fail"], 12, "{summary}");
     assert_eq!(summary["faulty"]["success"], 48, "{summary}");
     assert_eq!(summary["stopped_cleanly"], true, "{summary}");

@@ -219,6 +219,10 @@ void refuse(TRITONBACKEND_ModelInstance *instance, TRITONBACKEND_Request *reques
             response = nullptr;
         }
     }
+    // Statistics before the response, as for executed requests.
+    const std::uint64_t now = now_ns();
+    log_error(TRITONBACKEND_ModelInstanceReportStatistics(instance, request, false, exec_start_ns, now, now, now),
+              "TRITONBACKEND_ModelInstanceReportStatistics");
     if (response != nullptr) {
         // ResponseSend does not take the error: it stays ours to delete.
         TRITONSERVER_Error *answer = error(code, message);
@@ -226,9 +230,6 @@ void refuse(TRITONBACKEND_ModelInstance *instance, TRITONBACKEND_Request *reques
                   "TRITONBACKEND_ResponseSend");
         TRITONSERVER_ErrorDelete(answer);
     }
-    const std::uint64_t now = now_ns();
-    log_error(TRITONBACKEND_ModelInstanceReportStatistics(instance, request, false, exec_start_ns, now, now, now),
-              "TRITONBACKEND_ModelInstanceReportStatistics");
     log_error(TRITONBACKEND_RequestRelease(request, TRITONSERVER_REQUEST_RELEASE_ALL), "TRITONBACKEND_RequestRelease");
 }
 
@@ -422,6 +423,10 @@ void initialize_model(TRITONBACKEND_Model *model) {
                                              std::to_string(nrt_status) + "); " + std::to_string(live) +
                                              " core(s) still serving");
     };
+    options.on_job_moved = [raw](int core) {
+        NRTQ_LOG(TRITONSERVER_LOG_WARN, "model '" + raw->name + "': a request queued on NeuronCore " +
+                                            std::to_string(core) + " when it died was moved to another core");
+    };
     options.on_all_cores_lost = [raw]() {
         // Triton has no call that marks a model unready: ask the server to unload it, so
         // that the model's readiness says so (the server's /v2/health/ready does not count
@@ -566,12 +571,8 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstan
             batch->size++;
         }
         job.done = [instance, request, response, exec_start, batch](const Outcome &outcome) {
-            TRITONSERVER_Error *answer = nullptr;
-            if (!outcome.ok())
-                answer = error(code_for(outcome.status), request_label(request) + ": " + outcome.message);
-            log_error(TRITONBACKEND_ResponseSend(response, TRITONSERVER_RESPONSE_COMPLETE_FINAL, answer),
-                      "TRITONBACKEND_ResponseSend");
-            if (answer != nullptr) TRITONSERVER_ErrorDelete(answer);
+            // Statistics first: a client that reads them right after its response must
+            // find its request counted.
             const std::uint64_t end = now_ns();
             const std::uint64_t compute_start = outcome.compute_start_ns != 0 ? outcome.compute_start_ns : end;
             const std::uint64_t compute_end = outcome.compute_end_ns != 0 ? outcome.compute_end_ns : end;
@@ -579,6 +580,12 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstan
                                                                   compute_start, compute_end, end),
                       "TRITONBACKEND_ModelInstanceReportStatistics");
             batch->finish(outcome);
+            TRITONSERVER_Error *answer = nullptr;
+            if (!outcome.ok())
+                answer = error(code_for(outcome.status), request_label(request) + ": " + outcome.message);
+            log_error(TRITONBACKEND_ResponseSend(response, TRITONSERVER_RESPONSE_COMPLETE_FINAL, answer),
+                      "TRITONBACKEND_ResponseSend");
+            if (answer != nullptr) TRITONSERVER_ErrorDelete(answer);
             log_error(TRITONBACKEND_RequestRelease(request, TRITONSERVER_REQUEST_RELEASE_ALL),
                       "TRITONBACKEND_RequestRelease");
         };

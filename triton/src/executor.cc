@@ -220,7 +220,28 @@ void Executor::on_completion(Core &core, Slot &slot, const nrtq::Completion &c) 
         }
     } else {
         outcome.message = describe(c.status, c.nrt_status, core.vnc, "");
-        if (c.status == NRTQ_ERR_QUEUE_FAILED || c.status == NRTQ_ERR_DEADLINE) lose_core(core, c.status, c.nrt_status);
+        if (c.status == NRTQ_ERR_QUEUE_FAILED || c.status == NRTQ_ERR_DEADLINE) {
+            bool first = false;
+            {
+                std::lock_guard<std::mutex> guard(lock_);
+                first = !core.failed_once;
+                core.failed_once = true;
+            }
+            lose_core(core, c.status, c.nrt_status);
+            if (!first && job.attempts < kMaxAttempts) {
+                // nrtq delivers a queue's completions in submission order, so the first
+                // failure on a core is the request that was running when it died (or hung);
+                // every later one was queued behind it and never ran. Inference is a pure
+                // function of the inputs: run those elsewhere. The first one is answered with
+                // its error, so that a request that kills cores cannot kill them all.
+                job.attempts++;
+                if (options_.on_job_moved) options_.on_job_moved(core.vnc);
+                auto next = release_slot(core, slot);
+                drive(next.first, next.second);
+                dispatch(std::move(job));
+                return;
+            }
+        }
     }
     // Refill the slot before answering, so the core gets its next request soonest.
     auto next = release_slot(core, slot);

@@ -6,7 +6,8 @@
 // from the caller's host buffers straight into the slot's device tensors, and on
 // completion the outputs are read straight into the caller's output buffers. Requests
 // that find no free slot wait in a FIFO here and are started from the completion thread
-// when a slot frees, so run() never blocks.
+// when a slot frees, so run() never blocks. When a core dies, the request that was running
+// on it fails; the requests queued behind it (which never ran) move to the other cores.
 //
 // The backend (backend.cc) sees only this interface. Replacing the queues with an nrtq
 // Pool of pipelines means re-implementing executor.cc behind the same Job / Outcome /
@@ -58,7 +59,13 @@ struct Job {
     /** Called exactly once, on the caller's thread (refused at once) or on nrtq's
      *  completion thread; outputs are filled when outcome.ok(). */
     std::function<void(const Outcome &)> done;
+    /** Times the executor has moved this job to another core after its core died with
+     *  the job still queued behind the failing request (bounded by kMaxAttempts). */
+    unsigned attempts = 0;
 };
+
+/** A job is moved to another core at most this many times. */
+inline constexpr unsigned kMaxAttempts = 3;
 
 struct ExecutorOptions {
     std::string model_path;          // NEFF (or the emulator's .nrtm) loaded on every core
@@ -68,6 +75,9 @@ struct ExecutorOptions {
     /** Called once per core, from the thread that noticed, when it leaves service, with
      *  the number of cores still serving. */
     std::function<void(int core, nrtq_status, std::uint32_t nrt_status, std::size_t live)> on_core_lost;
+    /** Called (on nrtq's completion thread) for each job moved off a dead core that it
+     *  was queued on without having run. */
+    std::function<void(int core)> on_job_moved;
     /** Called once when the last live core has left service. */
     std::function<void()> on_all_cores_lost;
 };
@@ -102,6 +112,7 @@ private:
         std::vector<std::unique_ptr<Slot>> slots;
         std::vector<Slot *> free;  // guarded by lock_
         bool alive = true;         // guarded by lock_
+        bool failed_once = false;  // a request has completed with the core's failure; guarded by lock_
         std::uint32_t in_flight = 0;
         Core(const nrtq::Runtime &runtime, const std::string &path, int vnc)
             : vnc(vnc), model(runtime, path, vnc) {}

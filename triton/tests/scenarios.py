@@ -229,11 +229,17 @@ def faults(args):
     harness.write_model(repo, "faulty", f"{models}/add_f32.nrtm", harness.add_config("0"))
     harness.write_model(repo, "halfdead", f"{models}/add_f32.nrtm", harness.add_config("1,2"))
     harness.write_model(repo, "alldead", f"{models}/add_f32.nrtm", harness.add_config("3"))
+    # The add at 5 ms per request, so that requests queue up on each core.
+    slow = os.path.join(work, "add_f32_5ms.nrtm")
+    with open(f"{models}/add_f32.nrtm") as f, open(slow, "w") as out:
+        out.write(f.read().replace("time_ns 20000\n", "time_ns 5000000\n"))
+    harness.write_model(repo, "busydead", slow, harness.add_config("4,5"))
     env = {
-        "NRT_EMU_TOTAL_CORES": "4",
+        "NRT_EMU_TOTAL_CORES": "6",
         # Numbers count per core: every 5th request on core 0 fails with 1004; core 2 dies
-        # on its 4th request, core 3 on its 3rd.
-        "NRT_EMU_FAULTS": "error every=5 code=1004 lnc=0; unrecoverable after=3 lnc=2; unrecoverable after=2 lnc=3",
+        # on its 4th request, core 3 on its 3rd, core 5 on its 11th.
+        "NRT_EMU_FAULTS": "error every=5 code=1004 lnc=0; unrecoverable after=3 lnc=2; unrecoverable after=2 lnc=3;"
+                          " unrecoverable after=10 lnc=5",
         "NEURON_RT_LOG_LEVEL": "QUIET",
     }
     # Configurations the backend refuses, loaded one by one below: (name, config, message).
@@ -241,7 +247,7 @@ def faults(args):
         ("bad_cores", harness.add_config("0-x"), "parameter 'cores' = '0-x'"),
         ("bad_cores_twice", harness.add_config("0,0-1"), "names NeuronCore 0 twice"),
         ("bad_dims", harness.add_config("0", size=512), "dims give 2048 bytes, the model's tensor is 4096"),
-        ("bad_core_number", harness.add_config("7"), "names NeuronCore 7, but this process sees 4"),
+        ("bad_core_number", harness.add_config("7"), "names NeuronCore 7, but this process sees 6"),
         ("bad_slots", harness.add_config("0", extra='parameters { key: "slots_per_core" value: { string_value: "0" } }\n'),
          "parameter 'slots_per_core' = '0': expected 1-1024"),
     ]
@@ -251,7 +257,7 @@ def faults(args):
     # model whose every core has died.
     server = harness.Server(args.server_root, args.backend_dir, repo, os.path.join(work, "server.log"), env=env,
                             args=["--model-control-mode=explicit", "--load-model=faulty", "--load-model=halfdead",
-                                  "--load-model=alldead"]).start()
+                                  "--load-model=alldead", "--load-model=busydead"]).start()
     summary = {}
     try:
         rng = np.random.default_rng(16)
@@ -286,6 +292,18 @@ def faults(args):
         assert all(ok for ok, _ in results), [m for ok, m in results if not ok][:3]
         log = server.log_text()
         assert "NeuronCore 2 left service" in log, "no log line for the lost core"
+
+        # A core dies under load: only the request running on it fails; those queued
+        # behind it on that core never ran and are moved to the other core.
+        results = concurrently(60, 12, lambda i: infer_add(server, "grpc", "busydead", np.random.default_rng(6000 + i)))
+        busy_failed = [m for ok, m in results if not ok]
+        assert len(busy_failed) == 1 and "NRT status 101" in busy_failed[0], busy_failed
+        s = stats(server, "busydead")
+        assert s["success"] == 59 and s["fail"] == 1, f"busydead statistics {s}"
+        summary["busydead"] = s
+        moved = server.log_text().count("queued on NeuronCore 5 when it died was moved")
+        assert moved >= 1, "no request was queued behind the dying one: the test did not load the core"
+        summary["busydead_moved"] = moved
 
         probe_before = server.get("/v2/models/alldead/ready")[0]
         # The last core dies: the model is unloaded, so it reports unready.
