@@ -23,6 +23,7 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -258,6 +259,14 @@ def main():
     os.makedirs(work, exist_ok=True)
     with open(os.path.join(work, "add_f32_1ms.nrtm"), "w") as f:
         f.write(MODEL_TEXT)
+    if "python" in args.backends:
+        # The wheel's 3.11 stub embeds the system's libpython3.11 (Debian's), which must find
+        # a numpy older than 2 of its own: PYTHONPATH does not reach it.
+        probe = subprocess.run(["/usr/bin/python3.11", "-c", "import numpy, sys; sys.exit(numpy.__version__ >= '2')"],
+                               capture_output=True)
+        if probe.returncode != 0:
+            sys.exit("load.py: the Python-backend baseline needs the system's python3.11 with numpy < 2 "
+                     "(Debian: apt-get install python3-numpy), or run with --backends nrtq")
     backends = make_backend_dir(args, work)
     load_before = os.getloadavg()[0]
     results = []
