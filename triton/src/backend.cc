@@ -8,7 +8,7 @@
 //   TRITONBACKEND_ModelInstanceExecute
 //                                   per request: map its input buffers and its response's
 //                                   output buffers, hand both to the Executor, return at once;
-//                                   the response is sent, the statistics reported and the
+//                                   the statistics are reported, the response sent and the
 //                                   request released from nrtq's completion thread
 //   TRITONBACKEND_ModelFinalize     the Executor's destructor answers every request left
 //
