@@ -191,3 +191,26 @@ soak:
 	    LD_LIBRARY_PATH=target/release/emu/$$api NRT_EMU_API=$$api \
 	    target/release/soak/nrtq_soak || status=1; \
 	done; exit $$status
+
+# ---------------------------------------------------------------------------------------
+# Triton Inference Server backend (triton/; README "Serving with Triton").
+#   make triton        libtriton_nrtq.so for the emulator generation API (default 2.30), in
+#                      target/debug/triton/<API>/backends/nrtq/ (a --backend-directory)
+#   make triton-bench  the load test: nrtq's backend on 2 and 8 emulated cores beside a
+#                      Python-backend model calling libnrt per request (triton/bench/load.py;
+#                      BENCH_ARGS passes options, e.g. BENCH_ARGS="--repeat 1")
+# tests/triton.rs (in `make test`) builds the backend and runs a real server itself.
+.PHONY: triton triton-bench
+triton:
+	$(CARGO) build -p nrtq -p nrt-emu $(foreach g,$(GENERATIONS),-p nrt-emu-gen-$(subst .,-,$(g)))
+	$(MAKE) -C triton PROFILE=debug
+
+triton-bench:
+	$(CARGO) build --release -p nrtq -p nrt-emu $(foreach g,$(GENERATIONS),-p nrt-emu-gen-$(subst .,-,$(g)))
+	bash triton/tools/setup.sh $(CARGO_TARGET_DIR)/triton
+	$(MAKE) -C triton PROFILE=release API=2.30
+	PYTHONDONTWRITEBYTECODE=1 $(CARGO_TARGET_DIR)/triton/venv/bin/python triton/bench/load.py \
+	  --server-root $(CARGO_TARGET_DIR)/triton/server \
+	  --backend-dir $(CARGO_TARGET_DIR)/release/triton/2.30/backends \
+	  --libnrt $(CARGO_TARGET_DIR)/release/emu/2.30/libnrt.so.1 \
+	  --models nrt-emu/models --work $(CARGO_TARGET_DIR)/triton/bench $(BENCH_ARGS)
