@@ -380,7 +380,7 @@ mod tests {
     use std::time::Duration;
 
     fn ring_with(n: u64) -> Ring {
-        let mut r = Ring::new(Box::new(StubChannel::new(64)), 64);
+        let mut r = Ring::new(Box::new(StubChannel::new(64)), 64, 1);
         for t in 1..=n {
             r.schedule(req(t), 1_000 * t).unwrap();
         }
