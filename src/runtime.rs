@@ -150,7 +150,11 @@ impl Runtime {
         let q = Queue(shared.clone());
         self.registry.queues.lock().push(q.clone());
         self.reactor.shared.add(shared);
-        log!(Level::Info, "pipeline {id} created over {} model(s)", models.len());
+        log!(
+            Level::Info,
+            "pipeline {id} created over {} model(s)",
+            models.len()
+        );
         Ok(q)
     }
 

@@ -74,7 +74,12 @@ impl GenA {
 }
 
 impl Channel for GenA {
-    fn schedule(&mut self, op: &Op, part: usize, _slot: usize) -> std::result::Result<u64, Refusal> {
+    fn schedule(
+        &mut self,
+        op: &Op,
+        part: usize,
+        _slot: usize,
+    ) -> std::result::Result<u64, Refusal> {
         let mut seq: nrta_seq_t = 0;
         let st = match op {
             // SAFETY: the model and tensor-set pointers come from the application (or the
@@ -129,8 +134,7 @@ impl Channel for GenA {
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus> {
         let mut seq: nrta_seq_t = 0;
         // SAFETY: plain integers and a live out-pointer.
-        let st =
-            unsafe { (self.f.nrta_get_sequence)(self.lnc, self.xu, 0, &mut seq) };
+        let st = unsafe { (self.f.nrta_get_sequence)(self.lnc, self.xu, 0, &mut seq) };
         if st != NRT_SUCCESS {
             return Err(st);
         }

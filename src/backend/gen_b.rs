@@ -143,8 +143,7 @@ impl Channel for GenB {
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus> {
         let mut seq: nrta_seq_t = 0;
         // SAFETY: plain integers and a live out-pointer.
-        let st =
-            unsafe { (self.f.nrta_get_sequence)(self.lnc, self.xu.0, self.xu.1, &mut seq) };
+        let st = unsafe { (self.f.nrta_get_sequence)(self.lnc, self.xu.0, self.xu.1, &mut seq) };
         if st != NRT_SUCCESS {
             return Err(st);
         }

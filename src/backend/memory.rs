@@ -121,7 +121,8 @@ impl NrtMemory {
             if k == 0 {
                 slot.inputs = inputs.iter().map(|&t| Handle(t as usize)).collect();
             }
-            slot.sets.push((Handle(ins as usize), Handle(outs as usize)));
+            slot.sets
+                .push((Handle(ins as usize), Handle(outs as usize)));
             prev_outputs = outputs;
         }
         slot.outputs = prev_outputs.iter().map(|&t| Handle(t as usize)).collect();

@@ -239,7 +239,12 @@ struct MockChannel {
 }
 
 impl Channel for MockChannel {
-    fn schedule(&mut self, _op: &Op, _part: usize, _slot: usize) -> std::result::Result<u64, Refusal> {
+    fn schedule(
+        &mut self,
+        _op: &Op,
+        _part: usize,
+        _slot: usize,
+    ) -> std::result::Result<u64, Refusal> {
         let xu = &self.xu;
         let mut st = xu.state.lock();
         st.schedule_calls += 1;

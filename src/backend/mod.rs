@@ -203,8 +203,7 @@ pub trait Channel: Send {
     /// open) names per-request storage the backend may use until the request is retired;
     /// the engine never reuses a slot before that. Returns the request's 48-bit sequence
     /// number, or why not.
-    fn schedule(&mut self, op: &Op, part: usize, slot: usize)
-        -> std::result::Result<u64, Refusal>;
+    fn schedule(&mut self, op: &Op, part: usize, slot: usize) -> std::result::Result<u64, Refusal>;
 
     /// The sequence number of the last request completed on this XU queue (0 when none).
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus>;

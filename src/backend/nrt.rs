@@ -11,7 +11,7 @@ use super::gen_b::GenB;
 use super::memory::NrtMemory;
 use super::tensors::{Checked, ModelTensors};
 use super::{
-    Channel, ChainModel, Device, Generation as AsyncGeneration, Handle, Memory, ModelIo, Unit,
+    ChainModel, Channel, Device, Generation as AsyncGeneration, Handle, Memory, ModelIo, Unit,
 };
 use crate::log::{log, Level};
 use crate::status::{Error, Result, Status};

@@ -92,6 +92,8 @@ pub struct StageStats {
     /// Time from entering the stage (waiting or scheduled) to leaving it, p50 and p99, ns.
     pub latency_p50_ns: u64,
     pub latency_p99_ns: u64,
+    /// The learned time per step on the unit, ns (0 until learned).
+    pub predicted_ns: u64,
 }
 
 /// One ring of the engine with what belongs to it alone.
@@ -263,9 +265,12 @@ impl Engine {
             return Err(self.refusal());
         }
         let io = p.host_io(inputs, outputs).map_err(|e| {
-            Error::new(e.status, format!("queue {}: {}; nothing was accepted", self.id, e.message))
+            Error::new(
+                e.status,
+                format!("queue {}: {}; nothing was accepted", self.id, e.message),
+            )
         })?;
-        self.accept(cfg, Job::Host(io), user_data, callback, now)
+        self.accept(cfg, Job::Host(Box::new(io)), user_data, callback, now)
     }
 
     /// Accept one request: straight onto the device when there is room and nothing waits
@@ -339,8 +344,11 @@ impl Engine {
             let Job::Host(io) = std::mem::replace(&mut req.job, Job::Ready(Vec::new())) else {
                 unreachable!("matched above")
             };
-            let p = self.pipeline.as_mut().expect("host requests exist only in pipelines");
-            let (slot, steps) = p.take(io).expect("the caller saw a free slot");
+            let p = self
+                .pipeline
+                .as_mut()
+                .expect("host requests exist only in pipelines");
+            let (slot, steps) = p.take(*io).expect("the caller saw a free slot");
             req.job = Job::Ready(steps);
             req.device_slot = Some(slot);
         }
@@ -407,7 +415,19 @@ impl Engine {
             && self.pipeline.as_ref().is_none_or(Pipeline::has_slot)
             && s.ring.has_room()
             && !s.ring.blocked_full()
-            && s.ring.len() < s.timing.target_depth(cfg, &s.ring)
+            && s.ring.len() < self.entry_depth(cfg)
+    }
+
+    /// How many requests to keep on the entry unit: a plain queue's target depth (see
+    /// [`Timing::target_depth`]); a pipeline fills its entry unit as far as its device
+    /// slots allow, so that the later stages never run dry while the first one's
+    /// completions wait to be seen (the slots bound the memory and the latency).
+    fn entry_depth(&self, cfg: &QueueConfig) -> usize {
+        let s = &self.stages[self.entry];
+        match &self.pipeline {
+            None => s.timing.target_depth(cfg, &s.ring),
+            Some(p) => p.slots(),
+        }
     }
 
     /// Whether `submit_timeout` should wait for backlog room.
@@ -553,7 +573,14 @@ impl Engine {
         s.retired += 1;
         s.latency.record(now.saturating_sub(f.req.stage_ns));
         if let Some(tid) = s.track {
-            trace::slice(tid, s.unit.name(), f.req.ticket, f.sched_ns, now, status.code());
+            trace::slice(
+                tid,
+                s.unit.name(),
+                f.req.ticket,
+                f.sched_ns,
+                now,
+                status.code(),
+            );
         }
         let stage = Stage::of(s.unit);
         let mut req = f.req;
@@ -610,10 +637,7 @@ impl Engine {
                 return Some(f);
             }
         }
-        let target = {
-            let s = &self.stages[self.entry];
-            s.timing.target_depth(cfg, &s.ring)
-        };
+        let target = self.entry_depth(cfg);
         while self.lifecycle.schedules()
             && self.pipeline.as_ref().is_none_or(Pipeline::has_slot)
             && self.stages[self.entry].waiting.is_empty()
@@ -748,7 +772,8 @@ impl Engine {
                     out.fd = Some(fd);
                     awaited = awaited.or(Some(i));
                 } else if p.wake_at.is_none() {
-                    let poll = (s.timing.device_ns() / 2).clamp(STAGE_POLL_MIN_NS, STAGE_POLL_MAX_NS);
+                    let poll =
+                        (s.timing.device_ns() / 2).clamp(STAGE_POLL_MIN_NS, STAGE_POLL_MAX_NS);
                     out.wake_at = earliest(out.wake_at, now + poll);
                 }
             }
@@ -834,14 +859,18 @@ impl Engine {
                 if let (Some(slot), Some(p)) = (fl.req.device_slot, pipeline.as_mut()) {
                     p.poison(slot);
                 }
-                outbox.push(fl.req.finish(status, raw, stage, Some(fl.sched_ns), now, id))
+                outbox.push(
+                    fl.req
+                        .finish(status, raw, stage, Some(fl.sched_ns), now, id),
+                )
             });
             s.mark_idle(now);
             while let Some(r) = s.waiting.pop_front() {
                 if let (Some(slot), Some(p)) = (r.device_slot, self.pipeline.as_mut()) {
                     p.give_back(slot);
                 }
-                self.outbox.push(r.finish(status, raw, stage, None, now, id));
+                self.outbox
+                    .push(r.finish(status, raw, stage, None, now, id));
             }
         }
     }
@@ -943,7 +972,10 @@ impl Engine {
         if memory.is_none() && channels.len() <= 1 {
             return channels.pop();
         }
-        Some(Box::new(Kept { channels, memory }))
+        Some(Box::new(Kept {
+            _channels: channels,
+            memory,
+        }))
     }
 
     pub(super) fn stats(&self) -> Snapshot {
@@ -986,6 +1018,7 @@ impl Engine {
                 busy_ns: s.busy_ns + s.busy_since.map_or(0, |b| now.saturating_sub(b)),
                 latency_p50_ns: s.latency.percentile(50.0),
                 latency_p99_ns: s.latency.percentile(99.0),
+                predicted_ns: s.timing.device_ns(),
             })
             .collect()
     }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::config::Delivery;
 use super::engine::{Engine, StageStats};
-use super::pipeline::{HostInput, HostOutput};
 use super::lifecycle::{Event, State};
+use super::pipeline::{HostInput, HostOutput};
 use super::request::{Callback, Completion};
 use super::shared::Shared;
 use crate::backend::Work;

@@ -86,7 +86,7 @@ const DEFAULT_MAX_SLOTS: usize = 64;
 /// A pipeline's device slots and plan.
 pub(super) struct Pipeline {
     memory: Option<Box<dyn Memory>>,
-    free: Vec<usize>,
+    free: Vec<u32>,
     /// Slots given up while the device might still copy into them: never reused, and the
     /// memory outlives the queue.
     poisoned: usize,
@@ -137,10 +137,13 @@ impl Pipeline {
     }
 
     /// Take a slot and build the request's steps on it.
-    pub(super) fn take(&mut self, host: HostIo) -> Option<(usize, Vec<Step>)> {
+    pub(super) fn take(&mut self, host: HostIo) -> Option<(u32, Vec<Step>)> {
         let slot = self.free.pop()?;
-        let mem = self.memory.as_ref().expect("memory stays until the queue closes");
-        let dev = mem.slot(slot);
+        let mem = self
+            .memory
+            .as_ref()
+            .expect("memory stays until the queue closes");
+        let dev = mem.slot(slot as usize);
         let mut steps = Vec::with_capacity(self.models.len() + 2);
         if let Some(stage) = self.write {
             let parts = host
@@ -188,12 +191,12 @@ impl Pipeline {
     }
 
     /// A request is done with its slot and nothing of it can still run on the device.
-    pub(super) fn give_back(&mut self, slot: usize) {
+    pub(super) fn give_back(&mut self, slot: u32) {
         self.free.push(slot);
     }
 
     /// A request was given up while the device may still copy into its slot.
-    pub(super) fn poison(&mut self, _slot: usize) {
+    pub(super) fn poison(&mut self, _slot: u32) {
         self.poisoned += 1;
     }
 
@@ -303,7 +306,10 @@ fn find(io: &[TensorSpec], key: &TensorKey) -> Option<usize> {
 /// Bind each chained model's inputs to the previous model's outputs.
 fn chain(models: &[Handle], ios: Vec<ModelIo>, links: &[Link]) -> Result<Vec<ChainModel>> {
     let bad = |msg: String| Error::new(Status::InvalidArgument, msg);
-    if let Some(l) = links.iter().find(|l| l.model == 0 || l.model >= models.len()) {
+    if let Some(l) = links
+        .iter()
+        .find(|l| l.model == 0 || l.model >= models.len())
+    {
         return Err(bad(format!(
             "a link names model {}; links bind models 1..{} to the model before them",
             l.model,
@@ -427,7 +433,7 @@ pub(crate) fn open(
         stages,
         pipeline: Some(Pipeline {
             memory: Some(memory),
-            free: (0..count).rev().collect(),
+            free: (0..count as u32).rev().collect(),
             poisoned: 0,
             models: models.to_vec(),
             inputs,
@@ -442,12 +448,18 @@ pub(crate) fn open(
 /// The channels and memory of a destroyed queue that the device may still use: kept by
 /// the runtime (as one channel that is never scheduled on) until it stops.
 pub(super) struct Kept {
-    pub(super) channels: Vec<Box<dyn Channel>>,
+    /// Held only to keep their per-request storage alive.
+    pub(super) _channels: Vec<Box<dyn Channel>>,
     pub(super) memory: Option<Box<dyn Memory>>,
 }
 
 impl Channel for Kept {
-    fn schedule(&mut self, _: &Op, _: usize, _: usize) -> std::result::Result<u64, crate::backend::Refusal> {
+    fn schedule(
+        &mut self,
+        _: &Op,
+        _: usize,
+        _: usize,
+    ) -> std::result::Result<u64, crate::backend::Refusal> {
         Err(crate::backend::Refusal::Other(neuron_sys::NRT_INVALID))
     }
     fn completed(&mut self) -> std::result::Result<u64, crate::status::NrtStatus> {
@@ -463,9 +475,9 @@ impl Channel for Kept {
 
 impl Drop for Kept {
     fn drop(&mut self) {
-        // The memory's tensor sets go before the channels' per-request storage; neither is
-        // touched by the device any more (the runtime is stopping).
-        self.memory = None;
-        self.channels.clear();
+        // The runtime drops what it kept only after stopping the device (nrt_close), which
+        // releases the device memory itself; freeing tensors through a closed runtime is
+        // not something libnrt promises to allow, so the handles are left behind.
+        std::mem::forget(self.memory.take());
     }
 }

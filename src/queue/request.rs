@@ -81,7 +81,7 @@ pub(super) enum Job {
     Ready(Vec<Step>),
     /// A pipeline request that has no device slot yet: the steps are built when it takes
     /// one (leaving the backlog).
-    Host(HostIo),
+    Host(Box<HostIo>),
 }
 
 /// A per-request completion callback (callback mode).
@@ -92,9 +92,9 @@ pub(super) struct Request {
     pub(super) ticket: u64,
     pub(super) job: Job,
     /// The step being run (index into the `Ready` steps).
-    pub(super) cursor: usize,
+    pub(super) cursor: u32,
     /// The pipeline device slot it holds (taken when it left the backlog).
-    pub(super) device_slot: Option<usize>,
+    pub(super) device_slot: Option<u32>,
     /// When it entered its current stage (waiting or scheduled).
     pub(super) stage_ns: u64,
     pub(super) user_data: u64,
@@ -154,14 +154,14 @@ impl Request {
     /// The step being run, if its plan is built.
     pub(super) fn step(&self) -> Option<&Step> {
         match &self.job {
-            Job::Ready(steps) => steps.get(self.cursor),
+            Job::Ready(steps) => steps.get(self.cursor as usize),
             Job::Host(_) => None,
         }
     }
 
     /// Whether a step follows the current one.
     pub(super) fn has_next_step(&self) -> bool {
-        matches!(&self.job, Job::Ready(steps) if self.cursor + 1 < steps.len())
+        matches!(&self.job, Job::Ready(steps) if self.cursor as usize + 1 < steps.len())
     }
 
     /// The only way to complete a request: consumes it, so it completes once.

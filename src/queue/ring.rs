@@ -300,8 +300,8 @@ impl Ring {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::*;
     use super::super::request::{Job, Step};
+    use super::*;
     use crate::backend::{Handle, Op, Work};
 
     /// A channel whose unit holds `cap` requests and completes them when told.
