@@ -153,3 +153,19 @@ fn queue_trace_lines_up_with_the_device_trace() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn pipeline_server_gets_host_buffers_back_checked_element_by_element() {
+    let out = run("nrtq_pipeline_server", &[&model("add_f32.nrtm"), "4", "25"]);
+    assert!(
+        out.contains("callbacks 400, verified 400 of 400, wrong elements 0, failed 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("wrong size refused: NRTQ_ERR_INVALID"),
+        "{out}"
+    );
+    for stage in ["write: 400 steps", "execute: 400 steps", "read: 400 steps"] {
+        assert!(out.contains(stage), "{stage}: {out}");
+    }
+}
