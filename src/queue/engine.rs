@@ -420,13 +420,14 @@ impl Engine {
 
     /// How many requests to keep on the entry unit: a plain queue's target depth (see
     /// [`Timing::target_depth`]); a pipeline fills its entry unit as far as its device
-    /// slots allow, so that the later stages never run dry while the first one's
-    /// completions wait to be seen (the slots bound the memory and the latency).
+    /// slots and the unit itself (what `NRT_QUEUE_FULL` taught) allow, so that the later
+    /// stages never run dry while the first one's completions wait to be seen (the slots
+    /// bound the memory and the latency).
     fn entry_depth(&self, cfg: &QueueConfig) -> usize {
         let s = &self.stages[self.entry];
         match &self.pipeline {
             None => s.timing.target_depth(cfg, &s.ring),
-            Some(p) => p.slots(),
+            Some(p) => p.slots().min(s.ring.hw_cap()),
         }
     }
 
@@ -667,7 +668,11 @@ impl Engine {
     /// room.
     fn advance(&mut self, i: usize, now: u64) -> Option<Failure> {
         self.stages[i].ring.resume();
-        while self.stages[i].ring.has_room() {
+        // Up to what the unit has shown it takes: a schedule call it would refuse with
+        // NRT_QUEUE_FULL costs a call for nothing (the ring probes the limit now and then).
+        while self.stages[i].ring.has_room()
+            && self.stages[i].ring.len() < self.stages[i].ring.hw_cap()
+        {
             let s = &mut self.stages[i];
             let Some(req) = s.waiting.pop_front() else {
                 break;
