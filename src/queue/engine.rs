@@ -729,8 +729,7 @@ impl Engine {
         }
         self.refill_primed = true;
         let s = &self.stages[self.entry];
-        s.timing
-            .target_depth(cfg, &s.ring)
+        self.entry_depth(cfg)
             .saturating_sub(s.ring.len() + s.waiting.len() + self.backlog.len())
     }
 
