@@ -140,6 +140,9 @@ pub(super) struct Engine {
     /// The stage the current wait plan waits for (spinning checks it).
     awaited: usize,
     pipeline: Option<Pipeline>,
+    /// The steps one ring retires in a pass, before they move on (kept to reuse its
+    /// allocation).
+    retired_scratch: Vec<(Flight, Outcome)>,
     outbox: Outbox,
     next_ticket: u64,
     /// Pull mode: the refill hook has been asked for work at least once.
@@ -203,6 +206,7 @@ impl Engine {
             entry,
             awaited: entry,
             pipeline: parts.pipeline,
+            retired_scratch: Vec::new(),
             outbox: Outbox::new(reap_bell, cfg.error_log),
             next_ticket: 1,
             refill_primed: cfg.on_refill.is_none(),
@@ -552,17 +556,18 @@ impl Engine {
             return (0, None);
         }
         s.timing.observe_head(&s.ring, now, prev);
-        let mut done: Vec<(Flight, Outcome)> = Vec::new();
+        let mut done = std::mem::take(&mut self.retired_scratch);
         s.ring.retire_upto(completed, |f, o| done.push((f, o)));
         s.mark_idle(now);
         let mut dead = None;
         let mut finished = 0;
-        for (f, outcome) in done {
+        for (f, outcome) in done.drain(..) {
             if let Outcome::DeadUnit(raw) = outcome {
                 dead = Some(dead_unit(raw));
             }
             finished += usize::from(self.step_done(i, f, outcome, now));
         }
+        self.retired_scratch = done;
         (finished, dead)
     }
 
