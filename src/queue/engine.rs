@@ -159,6 +159,11 @@ fn stage_track(id: u64, i: usize) -> u64 {
     (1 << 40) | (id << 4) | i as u64
 }
 
+/// How long a balanced pipeline may look at a stage's completion later than its own
+/// plan asks, so that one wake-up serves several stages (see [`Engine::plan`]): half the
+/// notification latency the balanced policy accepts for a batch.
+const COALESCE_NS: u64 = 150_000;
+
 /// The shortest poll of a stage whose notification the wait plan could not use.
 const STAGE_POLL_MIN_NS: u64 = 10_000;
 const STAGE_POLL_MAX_NS: u64 = 1_000_000;
@@ -754,13 +759,20 @@ impl Engine {
             return s.timing.plan(cfg, &mut s.ring, now, margin_ns, excess);
         }
         let earliest = |a: Option<u64>, b: u64| Some(a.map_or(b, |a: u64| a.min(b)));
-        let mut out = WaitPlan::default();
-        let mut awaited = None;
+        let mut plans = Vec::with_capacity(self.stages.len());
         for (i, s) in self.stages.iter_mut().enumerate() {
             if s.ring.is_empty() && !s.ring.blocked_full() {
                 continue;
             }
-            let p = s.timing.plan(cfg, &mut s.ring, now, margin_ns, excess);
+            plans.push((i, s.timing.plan(cfg, &mut s.ring, now, margin_ns, excess)));
+        }
+        if let Some(p) = self.coalesce(cfg, &plans) {
+            return p;
+        }
+        let mut out = WaitPlan::default();
+        let mut awaited = None;
+        for (i, p) in plans {
+            let s = &self.stages[i];
             if let Some(t) = p.wake_at {
                 out.wake_at = earliest(out.wake_at, t);
             }
@@ -791,6 +803,55 @@ impl Engine {
             self.awaited = i;
         }
         out
+    }
+
+    /// Balanced policy, every busy stage waiting by a timer: one wake-up for several
+    /// stages. Each stage may be looked at up to a slack after its own planned time: one
+    /// step of the next stage when that stage is backed up (its completions feed nothing
+    /// urgent); a stage with work waiting for its unit by at most half the work queued
+    /// behind the request it waits for (so the unit does not run dry); any other by
+    /// [`COALESCE_NS`] (only its requests' move on, or their delivery, is later). The thread wakes at the
+    /// latest planned time that is before every stage's planned time plus slack, serving
+    /// every stage planned by then. `None` when a stage waits on a notification or the
+    /// policy is low latency (the plans are merged as they are).
+    fn coalesce(&mut self, cfg: &QueueConfig, plans: &[(usize, WaitPlan)]) -> Option<WaitPlan> {
+        if cfg.policy != super::config::WaitPolicy::Balanced || plans.len() < 2 {
+            return None;
+        }
+        let mut due = Vec::with_capacity(plans.len());
+        for &(i, p) in plans {
+            if p.fd.is_some() {
+                return None;
+            }
+            let at = p.spin.map(|(from, _)| from).or(p.wake_at)?;
+            let s = &self.stages[i];
+            let pending = !s.waiting.is_empty() || (i == self.entry && !self.backlog.is_empty());
+            // A stage whose successor is backed up (requests wait for its unit) feeds
+            // nothing urgent: its completions can wait a step of the successor.
+            let backed_up = self
+                .stages
+                .get(i + 1)
+                .filter(|next| !next.waiting.is_empty())
+                .map(|next| next.timing.device_ns());
+            let slack = if let Some(next_ns) = backed_up {
+                next_ns.max(COALESCE_NS)
+            } else if pending {
+                let awaited = s.timing.awaited();
+                let behind = s.ring.flights().filter(|f| f.seq > awaited).count() as u64;
+                (behind * s.timing.device_ns() / 2).min(COALESCE_NS)
+            } else {
+                COALESCE_NS
+            };
+            due.push((i, at, at.saturating_add(slack), p));
+        }
+        let deadline = due.iter().map(|d| d.2).min()?;
+        let &(i, at, _, p) = due.iter().filter(|d| d.1 <= deadline).max_by_key(|d| d.1)?;
+        self.awaited = i;
+        Some(WaitPlan {
+            fd: None,
+            wake_at: Some(at),
+            spin: p.spin.filter(|&(from, _)| from == at),
+        })
     }
 
     /// While spinning: whether the awaited request has completed (every reading also

@@ -99,7 +99,6 @@ impl Timing {
         self.predictor.estimate_ns()
     }
 
-    #[cfg(test)]
     /// The request the completion thread waits for.
     pub(super) fn awaited(&self) -> u64 {
         self.wait_seq
