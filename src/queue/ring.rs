@@ -367,6 +367,85 @@ pub(super) mod tests {
         )
     }
 
+    /// A request whose one step writes `parts` tensors.
+    fn write_req(ticket: u64, parts: usize) -> Request {
+        let t = crate::backend::Transfer {
+            tensor: Handle(1),
+            host: 0x10,
+            bytes: 4,
+        };
+        Request::new(
+            ticket,
+            Job::Ready(vec![Step {
+                stage: 0,
+                op: Op::Write(vec![t; parts]),
+            }]),
+            ticket,
+            None,
+            0,
+        )
+    }
+
+    #[test]
+    fn a_step_of_several_parts_retires_when_its_last_part_has_and_fails_if_any_did() {
+        let mut stub = StubChannel::new(8);
+        stub.errors.push((4, Outcome::ExecError(1004)));
+        let mut r = Ring::new(Box::new(stub), 4, 3);
+        r.schedule(write_req(1, 3), 0).unwrap(); // sequence numbers 1, 2, 3
+        r.schedule(write_req(2, 3), 0).unwrap(); // 4 (fails), 5, 6
+        let mut seen = Vec::new();
+        assert_eq!(r.retire_upto(2, |f, o| seen.push((f.req.ticket, o))), 0);
+        assert_eq!(r.retire_upto(5, |f, o| seen.push((f.req.ticket, o))), 1);
+        assert_eq!(r.retire_upto(6, |f, o| seen.push((f.req.ticket, o))), 1);
+        assert_eq!(seen, [(1, Outcome::Ok), (2, Outcome::ExecError(1004))]);
+    }
+
+    /// A stub the test keeps a hand on, to complete requests on it.
+    struct Shared(std::sync::Arc<std::sync::Mutex<StubChannel>>);
+
+    impl Channel for Shared {
+        fn schedule(
+            &mut self,
+            op: &Op,
+            part: usize,
+            slot: usize,
+        ) -> std::result::Result<u64, Refusal> {
+            self.0.lock().unwrap().schedule(op, part, slot)
+        }
+        fn completed(&mut self) -> std::result::Result<u64, NrtStatus> {
+            self.0.lock().unwrap().completed()
+        }
+        fn status(&mut self, seq: u64, slot: usize) -> Outcome {
+            self.0.lock().unwrap().status(seq, slot)
+        }
+        fn notify(&mut self, _: u64) -> Notify {
+            Notify::Predict
+        }
+    }
+
+    #[test]
+    fn a_full_unit_part_way_through_a_step_leaves_it_half_scheduled_until_resumed() {
+        let unit = std::sync::Arc::new(std::sync::Mutex::new(StubChannel::new(4)));
+        let mut r = Ring::new(Box::new(Shared(unit.clone())), 4, 3);
+        r.schedule(write_req(1, 3), 0).unwrap(); // 1, 2, 3
+                                                 // The unit takes one more: request 2 is accepted with one part of three.
+        r.schedule(write_req(2, 3), 0).unwrap();
+        assert!(!r.has_room(), "nothing goes behind a half-scheduled step");
+        let (back, why) = r.schedule(write_req(3, 1), 0).unwrap_err();
+        assert_eq!((back.ticket, why), (3, Refusal::Full));
+        // Its accepted part completing does not retire it: parts remain to schedule.
+        let mut seen = Vec::new();
+        assert_eq!(r.retire_upto(4, |f, _| seen.push(f.req.ticket)), 1);
+        assert_eq!(seen, [1]);
+        // Room again: the rest of its parts go on, then it retires with its last.
+        unit.lock().unwrap().completed = 4;
+        assert_eq!(r.resume(), None);
+        assert!(r.has_room());
+        assert_eq!(r.retire_upto(5, |f, _| seen.push(f.req.ticket)), 0);
+        assert_eq!(r.retire_upto(6, |f, _| seen.push(f.req.ticket)), 1);
+        assert_eq!(seen, [1, 2]);
+    }
+
     #[test]
     fn slots_bound_the_ring_and_queue_full_teaches_the_cap() {
         let mut r = Ring::new(Box::new(StubChannel::new(2)), 4, 1);
