@@ -766,7 +766,7 @@ impl Engine {
             }
             plans.push((i, s.timing.plan(cfg, &mut s.ring, now, margin_ns, excess)));
         }
-        if let Some(p) = self.coalesce(cfg, &plans) {
+        if let Some(p) = self.coalesce(cfg, &plans, now) {
             return p;
         }
         let mut out = WaitPlan::default();
@@ -805,26 +805,41 @@ impl Engine {
         out
     }
 
-    /// Balanced policy, every busy stage waiting by a timer: one wake-up for several
-    /// stages. Each stage may be looked at up to a slack after its own planned time: one
+    /// Balanced policy, every busy stage with a planned or predicted time: one wake-up for
+    /// several stages. Each stage may be looked at up to a slack after its own planned time: one
     /// step of the next stage when that stage is backed up (its completions feed nothing
     /// urgent); a stage with work waiting for its unit by at most half the work queued
-    /// behind the request it waits for (so the unit does not run dry); any other by
-    /// [`COALESCE_NS`] (only its requests' move on, or their delivery, is later). The thread wakes at the
+    /// behind the request it waits for (so the unit does not run dry); the last stage,
+    /// whose completions are only delivered, by twice [`COALESCE_NS`] (the latency the
+    /// balanced policy accepts for a batch); any other by [`COALESCE_NS`] (only its
+    /// requests' move on is later). The thread wakes at the
     /// latest planned time that is before every stage's planned time plus slack, serving
-    /// every stage planned by then. `None` when a stage waits on a notification or the
-    /// policy is low latency (the plans are merged as they are).
-    fn coalesce(&mut self, cfg: &QueueConfig, plans: &[(usize, WaitPlan)]) -> Option<WaitPlan> {
+    /// every stage planned by then. `None` when a stage has no idea when its request ends
+    /// or the policy is low latency (the plans are then merged as they are).
+    fn coalesce(
+        &mut self,
+        cfg: &QueueConfig,
+        plans: &[(usize, WaitPlan)],
+        now: u64,
+    ) -> Option<WaitPlan> {
         if cfg.policy != super::config::WaitPolicy::Balanced || plans.len() < 2 {
             return None;
         }
         let mut due = Vec::with_capacity(plans.len());
         for &(i, p) in plans {
-            if p.fd.is_some() {
-                return None;
-            }
-            let at = p.spin.map(|(from, _)| from).or(p.wake_at)?;
             let s = &self.stages[i];
+            // A stage waiting on its notification is due at its predicted end, if that is
+            // still ahead (a passed one is what the notification is for).
+            let predicted = || {
+                s.timing
+                    .predicted_end(&s.ring, s.timing.awaited())
+                    .filter(|&e| e > now)
+            };
+            let at = p
+                .spin
+                .map(|(from, _)| from)
+                .or(p.wake_at)
+                .or_else(|| predicted().filter(|_| p.fd.is_some()))?;
             let pending = !s.waiting.is_empty() || (i == self.entry && !self.backlog.is_empty());
             // A stage whose successor is backed up (requests wait for its unit) feeds
             // nothing urgent: its completions can wait a step of the successor.
@@ -833,8 +848,13 @@ impl Engine {
                 .get(i + 1)
                 .filter(|next| !next.waiting.is_empty())
                 .map(|next| next.timing.device_ns());
+            let last = i + 1 == self.stages.len();
             let slack = if let Some(next_ns) = backed_up {
                 next_ns.max(COALESCE_NS)
+            } else if last && !pending {
+                // Only delivery waits on the last stage: the latency the balanced policy
+                // accepts for a batch.
+                2 * COALESCE_NS
             } else if pending {
                 let awaited = s.timing.awaited();
                 let behind = s.ring.flights().filter(|f| f.seq > awaited).count() as u64;
@@ -842,15 +862,30 @@ impl Engine {
             } else {
                 COALESCE_NS
             };
-            due.push((i, at, at.saturating_add(slack), p));
+            due.push((i, at, at.saturating_add(slack)));
         }
         let deadline = due.iter().map(|d| d.2).min()?;
-        let &(i, at, _, p) = due.iter().filter(|d| d.1 <= deadline).max_by_key(|d| d.1)?;
+        let &(i, at, _) = due.iter().filter(|d| d.1 <= deadline).max_by_key(|d| d.1)?;
         self.awaited = i;
+        log!(
+            Level::Debug,
+            "queue {}: coalesced wait for stage {i} at {} ns (deadline {} ns) from {:?}",
+            self.id,
+            at as i64 - crate::sys::now_ns() as i64,
+            deadline as i64 - crate::sys::now_ns() as i64,
+            due.iter()
+                .map(|d| (d.0, d.1 as i64 - crate::sys::now_ns() as i64, d.2 - d.1))
+                .collect::<Vec<_>>()
+        );
         Some(WaitPlan {
+            // A timer alone: a notification would wake the thread at that one stage's
+            // completion, before the others it is meant to serve.
             fd: None,
             wake_at: Some(at),
-            spin: p.spin.filter(|&(from, _)| from == at),
+            // No spinning: every stage keeps work queued behind what it waits for (or only
+            // delivery waits), so a timer's overshoot costs no device time, and spinning
+            // for a short transfer would cost a core.
+            spin: None,
         })
     }
 

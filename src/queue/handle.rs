@@ -63,7 +63,10 @@ impl Queue {
     /// is accepted. Never blocks (a full backlog is [`Status::BacklogFull`]).
     ///
     /// Buffer reuse: the input buffers may be reused, and the output buffers read, once the
-    /// request has completed (its callback runs, or it is reaped), whatever its status.
+    /// request has completed (its callback runs, or it is reaped), except when the pipeline
+    /// gave up on it ([`Status::QueueFailed`], [`Status::DeadlineExceeded`], or
+    /// [`Status::Cancelled`] with raw status `NRT_TIMEOUT`): a unit may then still copy to
+    /// or from them until the runtime is closed.
     ///
     /// # Safety
     /// Every `data` pointer must point to `len` bytes that stay valid until the request
