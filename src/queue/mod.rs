@@ -1,4 +1,7 @@
-//! One auto-refilling queue: one model on one logical core's COMPUTE execution unit.
+//! One auto-refilling queue: one model on one logical core's COMPUTE execution unit; or,
+//! as a pipeline, host buffers through input writes → one or more models → output reads
+//! on three units of one core, with device memory of its own (the same engine, one ring
+//! per stage).
 //!
 //! # Who owns what
 //! One mutex per queue guards the [`engine`], which is composed of parts that each own
