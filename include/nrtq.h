@@ -798,9 +798,14 @@ nrtq_status nrtq_pipeline_create(const struct nrtq_runtime *rt,
  * `nrtq_queue_stage_errors`. `*ticket` (optional) receives the ticket.
  *
  * **Buffer reuse**: the host buffers belong to the request until it completes (its
- * callback runs, or it is reaped), whatever its status. Until then inputs must not change
- * and outputs must not be read or written. At completion all of them may be reused: the
- * writes are done and the outputs are in place (on success).
+ * callback runs, or it is reaped). Until then inputs must not change and outputs must not
+ * be read or written. At completion all of them may be reused: the writes are done and
+ * the outputs are in place (on success), including after an error of the request's own
+ * (`NRTQ_ERR_EXEC`, `NRTQ_ERR_RUNTIME`) and after `NRTQ_ERR_CANCELLED` with `nrt_status`
+ * 0. One exception, as for tensor sets (see `nrtq_completion`): a request completed
+ * because the pipeline gave up on it (`NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_DEADLINE`, or
+ * `NRTQ_ERR_CANCELLED` with `nrt_status` `NRT_TIMEOUT`) may still be copied to or from by
+ * a unit: reuse or free its buffers only after `nrtq_runtime_close` returns.
  *
  * Returns `NRTQ_OK`, `NRTQ_BACKLOG_FULL`, `NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_CLOSED`,
  * `NRTQ_ERR_INVALID` (buffers that do not fit; a plain queue; a callback in reap mode),
