@@ -246,7 +246,7 @@ impl Engine {
             stage: self.entry,
             op: crate::backend::Op::Execute { model: None, work },
         };
-        self.accept(cfg, Job::Ready(vec![step]), user_data, callback, now)
+        self.accept(cfg, Job::One(step), user_data, callback, now)
     }
 
     /// Accept one pipeline request on the caller's host buffers, checked against the

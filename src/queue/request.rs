@@ -77,6 +77,8 @@ pub(crate) struct HostIo {
 /// What a request will run.
 #[derive(Debug)]
 pub(super) enum Job {
+    /// A one-step plan (a plain queue's request), kept inline: no allocation per submit.
+    One(Step),
     /// Its steps, ready to schedule.
     Ready(Vec<Step>),
     /// A pipeline request that has no device slot yet: the steps are built when it takes
@@ -154,6 +156,7 @@ impl Request {
     /// The step being run, if its plan is built.
     pub(super) fn step(&self) -> Option<&Step> {
         match &self.job {
+            Job::One(step) => (self.cursor == 0).then_some(step),
             Job::Ready(steps) => steps.get(self.cursor as usize),
             Job::Host(_) => None,
         }
