@@ -436,6 +436,18 @@ fn a_dead_unit_at_each_stage_fails_the_pipeline_and_everything_completes_once() 
             .iter()
             .find(|c| c.nrt_status == NRT_EXEC_UNIT_UNRECOVERABLE && c.stage == Some(stage));
         assert!(dead.is_some(), "{stage:?}: {done:?}");
+        // Only the dead unit's ring was given up (the other units finished what they
+        // held): a slot is kept from reuse only for a request that failed at that stage.
+        let (slots, free) = q.device_slots().unwrap();
+        let failed_there = done
+            .iter()
+            .filter(|c| c.status == Status::QueueFailed && c.stage == Some(stage))
+            .count();
+        assert!(
+            slots - free <= failed_there,
+            "{stage:?}: {} slots kept, {failed_there} requests failed there",
+            slots - free
+        );
         // What completed successfully has correct outputs.
         for c in done.iter().filter(|c| c.status == Status::Ok) {
             assert_eq!(bufs[c.user_data as usize].wrong(), None, "{stage:?}");

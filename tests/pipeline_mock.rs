@@ -242,3 +242,80 @@ fn a_dead_stage_fails_the_pipeline_and_everything_completes_once() {
     q.destroy(WATCHDOG).unwrap();
     drop(rt);
 }
+
+/// Poll `cond` until it holds (a watchdog fails the test after 10 s).
+fn until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "watchdog: {what}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_dead_unit_leaves_the_other_units_to_finish_what_they_hold() {
+    // Manual units (requests complete when the test releases them); each dies at its
+    // fourth schedule call.
+    let cfg = MockConfig {
+        manual: true,
+        dead_after: Some(3),
+        ..MockConfig::default()
+    };
+    let (rt, dev, q, record) = pipeline(cfg, 1, PipelineConfig::default());
+    let input = [[0u8; 4]; 4];
+    let mut output = [[0u8; 4]; 4];
+    let mut submit = |k: usize| {
+        let ins = [HostInput {
+            tensor: TensorRef::Index(0),
+            data: input[k].as_ptr(),
+            len: 4,
+        }];
+        let outs = [HostOutput {
+            tensor: TensorRef::Index(0),
+            data: output[k].as_mut_ptr(),
+            len: 4,
+        }];
+        // SAFETY: the mock moves no bytes.
+        unsafe { q.submit_host(&ins, &outs, k as u64, None) }
+    };
+    for k in 0..3 {
+        submit(k).unwrap();
+    }
+    let (write, compute, read) = (dev.xu(0), dev.xu(1), dev.xu(2));
+    until("three writes", || write.running() == 3);
+    write.release(3);
+    until("three executions", || compute.running() == 3);
+    compute.release(2);
+    until("two reads", || read.running() == 2);
+    // The write unit dies at the next request: the pipeline fails at once…
+    let e = submit(3).unwrap_err();
+    assert_eq!(e.status, Status::QueueFailed);
+    assert_eq!(q.failure().map(|f| f.0), Some(Status::QueueFailed));
+    // …but the reads and the execution still held by healthy units finish first.
+    assert!(
+        record.lock().unwrap().is_empty(),
+        "nothing given up on a healthy unit"
+    );
+    read.release(2);
+    compute.release(1);
+    q.drain(Some(WATCHDOG)).unwrap();
+    let done: Vec<(u64, Status, Option<Stage>)> = record
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| (c.ticket, c.status, c.stage))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            (1, Status::Ok, None),
+            (2, Status::Ok, None),
+            (3, Status::QueueFailed, Some(Stage::Execute))
+        ],
+        "requests 1 and 2 were read; 3 finished its execution and went no further"
+    );
+    let (slots, free) = q.device_slots().unwrap();
+    assert_eq!(slots, free, "nothing was given up on a unit");
+    q.destroy(WATCHDOG).unwrap();
+    drop(rt);
+}

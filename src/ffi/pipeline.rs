@@ -284,10 +284,14 @@ pub extern "C" fn nrtq_pipeline_create(
 /// be read or written. At completion all of them may be reused: the writes are done and
 /// the outputs are in place (on success), including after an error of the request's own
 /// (`NRTQ_ERR_EXEC`, `NRTQ_ERR_RUNTIME`) and after `NRTQ_ERR_CANCELLED` with `nrt_status`
-/// 0. One exception, as for tensor sets (see `nrtq_completion`): a request completed
-/// because the pipeline gave up on it (`NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_DEADLINE`, or
-/// `NRTQ_ERR_CANCELLED` with `nrt_status` `NRT_TIMEOUT`) may still be copied to or from by
-/// a unit: reuse or free its buffers only after `nrtq_runtime_close` returns.
+/// 0. One exception, as for tensor sets (see `nrtq_completion`): a request the pipeline
+/// gave up on while it was on a unit may still be copied to or from by that unit; reuse
+/// or free its buffers only after `nrtq_runtime_close` returns. Those are the requests
+/// completed with `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_PANIC`, `NRTQ_ERR_CANCELLED` with
+/// `nrt_status` `NRT_TIMEOUT` (5), or `NRTQ_ERR_QUEUE_FAILED` at the stage whose unit
+/// died (`nrtq_queue_stage_errors` gives the stage). When a unit dies, the other units
+/// finish what they hold first, so requests on them complete safely (with
+/// `NRTQ_ERR_QUEUE_FAILED` at their own stage if a step remained, or normally).
 ///
 /// Returns `NRTQ_OK`, `NRTQ_BACKLOG_FULL`, `NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_CLOSED`,
 /// `NRTQ_ERR_INVALID` (buffers that do not fit; a plain queue; a callback in reap mode),

@@ -22,8 +22,11 @@
 //!
 //! Device slots (pipelines): a request takes one when it leaves the backlog and gives it
 //! back when it completes: after its last step, or at an error once nothing of it can
-//! still run on the device. A request given up while on a unit (dead unit, deadline,
-//! destroy timeout) never gives its slot back, and the memory outlives the queue.
+//! still run on the device. A request given up while on a unit never gives its slot
+//! back, and the memory outlives the queue. A dead unit gives up only its own ring: the
+//! queue fails (no more scheduling; everything between stages and in the backlog
+//! completes at once), but the other units finish what they hold, and those requests
+//! complete as they retire. A deadline, a panic or a destroy timeout gives up every ring.
 use std::collections::VecDeque;
 
 use super::backlog::Backlog;
@@ -140,6 +143,9 @@ pub(super) struct Engine {
     /// The stage the current wait plan waits for (spinning checks it).
     awaited: usize,
     pipeline: Option<Pipeline>,
+    /// The stage whose unit was found dead (the failure gives up only that ring; the
+    /// others finish what they hold).
+    dead_stage: Option<usize>,
     /// The steps one ring retires in a pass, before they move on (kept to reuse its
     /// allocation).
     retired_scratch: Vec<(Flight, Outcome)>,
@@ -211,6 +217,7 @@ impl Engine {
             entry,
             awaited: entry,
             pipeline: parts.pipeline,
+            dead_stage: None,
             retired_scratch: Vec::new(),
             outbox: Outbox::new(reap_bell, cfg.error_log),
             next_ticket: 1,
@@ -303,6 +310,7 @@ impl Engine {
                 Err((req, Refusal::Full)) => self.park(req),
                 Err((req, Refusal::DeadUnit(raw))) => {
                     self.release_slot(&req);
+                    self.dead_stage.get_or_insert(self.entry);
                     self.apply(Event::Fatal(dead_unit(raw)), now);
                     return Err(Error::nrt(
                         Status::QueueFailed,
@@ -549,6 +557,7 @@ impl Engine {
                     self.id,
                     s.unit.name()
                 );
+                self.dead_stage.get_or_insert(i);
                 return (0, Some(dead_unit(raw)));
             }
         };
@@ -569,6 +578,7 @@ impl Engine {
         for (f, outcome) in done.drain(..) {
             if let Outcome::DeadUnit(raw) = outcome {
                 dead = Some(dead_unit(raw));
+                self.dead_stage.get_or_insert(i);
             }
             finished += usize::from(self.step_done(i, f, outcome, now));
         }
@@ -596,6 +606,20 @@ impl Engine {
         let stage = Stage::of(s.unit);
         let mut req = f.req;
         if outcome == Outcome::Ok && req.has_next_step() {
+            if let Some(fail) = self.lifecycle.failure() {
+                // The queue failed while this unit finished the step: the request goes no
+                // further, and nothing of it runs any more.
+                self.release_slot(&req);
+                self.outbox.push(req.finish(
+                    fail.status,
+                    fail.nrt_status,
+                    Some(stage),
+                    Some(f.sched_ns),
+                    now,
+                    self.id,
+                ));
+                return true;
+            }
             req.cursor += 1;
             req.stage_ns = now;
             let next = req.step().expect("has a next step").stage;
@@ -666,6 +690,7 @@ impl Engine {
                 }
                 Err((req, Refusal::DeadUnit(raw))) => {
                     self.park(req);
+                    self.dead_stage.get_or_insert(self.entry);
                     return Some(dead_unit(raw));
                 }
                 Err((req, Refusal::Other(raw))) => self.refused(req, raw, now),
@@ -695,6 +720,7 @@ impl Engine {
                 }
                 Err((req, Refusal::DeadUnit(raw))) => {
                     s.waiting.push_front(req);
+                    self.dead_stage.get_or_insert(i);
                     return Some(dead_unit(raw));
                 }
                 Err((req, Refusal::Other(raw))) => self.refused(req, raw, now),
@@ -939,36 +965,45 @@ impl Engine {
             Action::FailAll(f) => {
                 // What the units report finished keeps its own status (and moves on to
                 // a waiting list); the rest fails with the cause (the outbox delivers all
-                // of it in ticket order).
+                // of it in ticket order). A dead unit gives up its own ring only: the
+                // other units finish what they hold, and those requests complete then.
                 self.retire(&mut now);
-                self.give_up(f.status, f.nrt_status, now);
+                let only = match f.status {
+                    Status::QueueFailed => self.dead_stage,
+                    _ => None,
+                };
+                self.give_up(f.status, f.nrt_status, now, only);
                 while let Some(r) = self.backlog.pop_front() {
                     self.outbox
                         .push(r.finish(f.status, f.nrt_status, None, None, now, id));
                 }
                 self.fatal_pending = Some(f);
             }
-            Action::AbandonInFlight => self.give_up(Status::Cancelled, NRT_TIMEOUT, now),
+            Action::AbandonInFlight => self.give_up(Status::Cancelled, NRT_TIMEOUT, now, None),
         }
     }
 
-    /// Complete every request on a unit or between stages with `status`, without waiting
-    /// for the units. Those on a unit may still be copied or run by it: their slots are
-    /// never reused, and the channels and memory outlive the queue.
-    fn give_up(&mut self, status: Status, raw: NrtStatus, now: u64) {
+    /// Complete every request between stages, and every request on a unit (on `only`'s
+    /// unit alone, if given), with `status`, without waiting for the units. Those on a
+    /// unit may still be copied or run by it: their slots are never reused, and the
+    /// channels and memory outlive the queue.
+    fn give_up(&mut self, status: Status, raw: NrtStatus, now: u64, only: Option<usize>) {
         let id = self.id;
-        for s in &mut self.stages {
+        for (j, s) in self.stages.iter_mut().enumerate() {
             let stage = Some(Stage::of(s.unit));
             let (outbox, pipeline) = (&mut self.outbox, &mut self.pipeline);
-            s.ring.abandon_all(|fl| {
-                if let (Some(slot), Some(p)) = (fl.req.device_slot, pipeline.as_mut()) {
-                    p.poison(slot);
-                }
-                outbox.push(
-                    fl.req
-                        .finish(status, raw, stage, Some(fl.sched_ns), now, id),
-                )
-            });
+            let abandon = only.is_none_or(|k| k == j);
+            if abandon {
+                s.ring.abandon_all(|fl| {
+                    if let (Some(slot), Some(p)) = (fl.req.device_slot, pipeline.as_mut()) {
+                        p.poison(slot);
+                    }
+                    outbox.push(
+                        fl.req
+                            .finish(status, raw, stage, Some(fl.sched_ns), now, id),
+                    )
+                });
+            }
             s.mark_idle(now);
             while let Some(r) = s.waiting.pop_front() {
                 if let (Some(slot), Some(p)) = (r.device_slot, self.pipeline.as_mut()) {

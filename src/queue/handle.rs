@@ -64,9 +64,11 @@ impl Queue {
     ///
     /// Buffer reuse: the input buffers may be reused, and the output buffers read, once the
     /// request has completed (its callback runs, or it is reaped), except when the pipeline
-    /// gave up on it ([`Status::QueueFailed`], [`Status::DeadlineExceeded`], or
-    /// [`Status::Cancelled`] with raw status `NRT_TIMEOUT`): a unit may then still copy to
-    /// or from them until the runtime is closed.
+    /// gave up on it while it was on a unit ([`Status::DeadlineExceeded`],
+    /// [`Status::Panic`], [`Status::Cancelled`] with raw status `NRT_TIMEOUT`, or
+    /// [`Status::QueueFailed`] at the stage whose unit died): that unit may then still copy
+    /// to or from them until the runtime is closed. When a unit dies, the other units
+    /// finish what they hold before their requests complete.
     ///
     /// # Safety
     /// Every `data` pointer must point to `len` bytes that stay valid until the request
