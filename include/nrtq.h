@@ -147,6 +147,39 @@ typedef uint32_t nrtq_status;
 #endif // __cplusplus
 
 /**
+ * A stage of a pipeline: where a request was when it failed.
+ */
+enum nrtq_stage
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No stage: success, a plain queue, or a request that never left the backlog.
+   */
+  NRTQ_STAGE_NONE = 0,
+  /**
+   * The input writes (host → device).
+   */
+  NRTQ_STAGE_WRITE = 1,
+  /**
+   * The model execution(s).
+   */
+  NRTQ_STAGE_EXECUTE = 2,
+  /**
+   * The output reads (device → host).
+   */
+  NRTQ_STAGE_READ = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum nrtq_stage nrtq_stage;
+#else
+typedef uint32_t nrtq_stage;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The explicit-async generation of the loaded libnrt.
  */
 enum nrtq_generation
@@ -266,6 +299,15 @@ typedef uint32_t nrtq_log_level;
 #endif // __cplusplus
 
 /**
+ * Settings of a pipeline beside its queue settings, built with setters: device slots
+ * and the bindings of chained models.
+ *
+ * Created by `nrtq_pipeline_config_new`, released by `nrtq_pipeline_config_free`.
+ * `nrtq_pipeline_create` copies it. Not safe for concurrent mutation.
+ */
+typedef struct nrtq_pipeline_config nrtq_pipeline_config;
+
+/**
  * An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
  *
  * Created by `nrtq_queue_create`, released by `nrtq_queue_destroy`, which consumes the
@@ -382,6 +424,92 @@ typedef void (*nrtq_fatal_fn)(struct nrtq_queue *queue,
  * calling `nrtq_set_log_hook` (that call waits for the hook to return).
  */
 typedef void (*nrtq_log_fn)(uint32_t level, const char *message, uint64_t user_data);
+
+/**
+ * One host buffer of a pipeline request: `size` bytes at `data` for the model tensor
+ * named `name`, or, when `name` is NULL, the tensor at position `index` of the model's
+ * inputs (or outputs). `size` must equal the tensor's size.
+ */
+typedef struct nrtq_host_buffer {
+  /**
+   * The tensor's name (NUL-terminated), or NULL to use `index`.
+   */
+  const char *name;
+  /**
+   * The tensor's position when `name` is NULL.
+   */
+  uint32_t index;
+  /**
+   * The host memory: read by the input writes, written by the output reads.
+   */
+  void *data;
+  /**
+   * Its size in bytes.
+   */
+  size_t size;
+} nrtq_host_buffer;
+
+/**
+ * A failed request of a pipeline with the stage it failed at (see
+ * `nrtq_queue_stage_errors`). Fixed layout; it will not grow.
+ */
+typedef struct nrtq_stage_error {
+  /**
+   * The request's completion, as delivered.
+   */
+  struct nrtq_completion completion;
+  /**
+   * Where it was: the stage whose unit reported the error (`nrt_status` is that
+   * unit's raw status), or where it stood when the queue failed.
+   */
+  nrtq_stage stage;
+  /**
+   * Zero.
+   */
+  uint32_t reserved;
+} nrtq_stage_error;
+
+/**
+ * One stage's figures (see `nrtq_queue_stage_stats`). Fixed layout; it will not grow.
+ */
+typedef struct nrtq_stage_stats {
+  /**
+   * The stage, an `nrtq_stage` value.
+   */
+  uint32_t stage;
+  /**
+   * Zero.
+   */
+  uint32_t reserved;
+  /**
+   * Requests on its unit now.
+   */
+  uint64_t in_flight;
+  /**
+   * Requests whose previous step is done, waiting for room on its unit.
+   */
+  uint64_t waiting;
+  /**
+   * Steps it has completed.
+   */
+  uint64_t retired;
+  /**
+   * Time its unit held at least one of the queue's requests, as nrtq saw it, ns.
+   */
+  uint64_t busy_ns;
+  /**
+   * Time from entering the stage to leaving it, median, ns.
+   */
+  uint64_t latency_p50_ns;
+  /**
+   * Time from entering the stage to leaving it, 99th percentile, ns.
+   */
+  uint64_t latency_p99_ns;
+  /**
+   * The time per step nrtq has learned for the unit, ns (0 until learned).
+   */
+  uint64_t predicted_ns;
+} nrtq_stage_stats;
 
 /**
  * A queue's counters and latency percentiles.
@@ -593,6 +721,147 @@ const char *nrtq_version(void);
  * `NRTQ_ERR_WOULD_DEADLOCK` when called from inside a log hook (nothing changes).
  */
 nrtq_status nrtq_set_log_hook(nrtq_log_fn hook, uint32_t max_level, uint64_t user_data);
+
+/**
+ * Create a pipeline config with the defaults into `*out` (automatic slots, no links).
+ * Free it with `nrtq_pipeline_config_free`. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_pipeline_config_new(struct nrtq_pipeline_config **out);
+
+/**
+ * Free a pipeline config. NULL is accepted and ignored.
+ */
+void nrtq_pipeline_config_free(struct nrtq_pipeline_config *cfg);
+
+/**
+ * Device slots: each request holds one (an input and output tensor set per model, on the
+ * models' core) from leaving the backlog until it completes. `slots` = 0 (default) picks
+ * three stages times the queue's depth ceiling, capped at `max_slots` (0: 64). More slots
+ * keep more requests between stages; the device memory is slots × the models' tensors.
+ * Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, or `NRTQ_ERR_INVALID` above 4096.
+ */
+nrtq_status nrtq_pipeline_config_set_slots(struct nrtq_pipeline_config *cfg,
+                                           uint32_t slots,
+                                           uint32_t max_slots);
+
+/**
+ * Model chains: bind input `input` of model `model` (1 or more, its position in the
+ * array given to `nrtq_pipeline_create`) to output `output` of model `model - 1`, by
+ * name. The tensor stays on the device: model `model`'s input set holds that output
+ * tensor itself. A chained input without a link is bound to the previous model's output
+ * of the same name. Checked by `nrtq_pipeline_create`. Returns `NRTQ_OK`,
+ * `NRTQ_ERR_NULL`, or `NRTQ_ERR_INVALID` (model 0, or a name that is not UTF-8).
+ */
+nrtq_status nrtq_pipeline_config_link(struct nrtq_pipeline_config *cfg,
+                                      uint32_t model,
+                                      const char *input,
+                                      const char *output);
+
+/**
+ * Create a pipeline over `models[0..n_models]` (`nrt_model_t *`, loaded on one core and
+ * kept loaded until the queue is destroyed): each request writes its input buffers to the
+ * first model's inputs, runs the models in order (each one's inputs bound to the
+ * previous one's outputs on the device), and reads the last model's outputs into its
+ * output buffers. nrtq allocates the device memory (see
+ * `nrtq_pipeline_config_set_slots`) and frees it at destroy.
+ *
+ * The result is a queue: submit with `nrtq_queue_submit_host`; wait, drain, reap,
+ * errors, stats, failure, cancel and destroy are the queue's functions, with the same
+ * promises (submit never blocks, every request completes exactly once, in ticket order).
+ * `nrtq_queue_submit` (tensor sets) is refused on a pipeline.
+ *
+ * - `qcfg`: queue settings (copied), or NULL for the defaults;
+ * - `pcfg`: pipeline settings (copied), or NULL for the defaults.
+ *
+ * Returns `NRTQ_OK`, `NRTQ_ERR_NULL` (rt, models, a model, out), `NRTQ_ERR_INVALID` (no
+ * model, a chained input bound to nothing or of another size, a bad link, reap delivery
+ * with a completion callback), `NRTQ_ERR_RESOURCE` (device memory), `NRTQ_ERR_RUNTIME`.
+ */
+nrtq_status nrtq_pipeline_create(const struct nrtq_runtime *rt,
+                                 void *const *models,
+                                 size_t n_models,
+                                 const struct nrtq_queue_config *qcfg,
+                                 const struct nrtq_pipeline_config *pcfg,
+                                 struct nrtq_queue **out);
+
+/**
+ * Submit one pipeline request: `inputs[0..n_in]` are written to the first model's
+ * inputs, the model(s) run, and the last model's outputs are read into
+ * `outputs[0..n_out]`. Every model input and output must be given exactly once (by name
+ * or index) with exactly its size: otherwise `NRTQ_ERR_INVALID`, nothing is accepted, and
+ * `nrtq_last_error()` names the tensor with the expected and given sizes.
+ *
+ * Never blocks: the request goes to the input-write unit at once when a device slot and
+ * room are free, else into the backlog (full: `NRTQ_BACKLOG_FULL`). `callback` (callback
+ * delivery only; NULL: the queue-wide hook, if any) runs once the outputs are in host
+ * memory, or with the request's error: a failed request's stage is in
+ * `nrtq_queue_stage_errors`. `*ticket` (optional) receives the ticket.
+ *
+ * **Buffer reuse**: the host buffers belong to the request until it completes (its
+ * callback runs, or it is reaped). Until then inputs must not change and outputs must not
+ * be read or written. At completion all of them may be reused: the writes are done and
+ * the outputs are in place (on success), including after an error of the request's own
+ * (`NRTQ_ERR_EXEC`, `NRTQ_ERR_RUNTIME`) and after `NRTQ_ERR_CANCELLED` with `nrt_status`
+ * 0. One exception, as for tensor sets (see `nrtq_completion`): a request the pipeline
+ * gave up on while it was on a unit may still be copied to or from by that unit; reuse
+ * or free its buffers only after `nrtq_runtime_close` returns. Those are the requests
+ * completed with `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_PANIC`, `NRTQ_ERR_CANCELLED` with
+ * `nrt_status` `NRT_TIMEOUT` (5), or `NRTQ_ERR_QUEUE_FAILED` at the stage whose unit
+ * died (`nrtq_queue_stage_errors` gives the stage). When a unit dies, the other units
+ * finish what they hold first, so requests on them complete safely (with
+ * `NRTQ_ERR_QUEUE_FAILED` at their own stage if a step remained, or normally).
+ *
+ * Returns `NRTQ_OK`, `NRTQ_BACKLOG_FULL`, `NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_CLOSED`,
+ * `NRTQ_ERR_INVALID` (buffers that do not fit; a plain queue; a callback in reap mode),
+ * `NRTQ_ERR_NULL`, `NRTQ_ERR_RUNTIME` (libnrt refused the first write at once). Safe from
+ * any thread, including from callbacks.
+ */
+nrtq_status nrtq_queue_submit_host(struct nrtq_queue *q,
+                                   const struct nrtq_host_buffer *inputs,
+                                   size_t n_in,
+                                   const struct nrtq_host_buffer *outputs,
+                                   size_t n_out,
+                                   nrtq_completion_fn callback,
+                                   uint64_t user_data,
+                                   uint64_t *ticket);
+
+/**
+ * Like `nrtq_queue_submit_host`, but when the backlog is full waits up to `timeout_us`
+ * (negative: no limit) for room before returning `NRTQ_BACKLOG_FULL`. From a callback on
+ * the completion thread it never waits.
+ */
+nrtq_status nrtq_queue_submit_host_timeout(struct nrtq_queue *q,
+                                           const struct nrtq_host_buffer *inputs,
+                                           size_t n_in,
+                                           const struct nrtq_host_buffer *outputs,
+                                           size_t n_out,
+                                           nrtq_completion_fn callback,
+                                           uint64_t user_data,
+                                           int64_t timeout_us,
+                                           uint64_t *ticket);
+
+/**
+ * Drain up to `cap` of the most recent failed requests (oldest first) into `out`, each
+ * with the stage it failed at, and their number into `*count`. This is the same log as
+ * `nrtq_queue_errors` (each error is returned once, by one of the two), and independent
+ * of delivery. `*dropped` (optional) receives how many errors the log had to drop.
+ * Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_queue_stage_errors(struct nrtq_queue *q,
+                                    struct nrtq_stage_error *out,
+                                    size_t cap,
+                                    size_t *count,
+                                    uint64_t *dropped);
+
+/**
+ * Per-stage figures, in plan order (a pipeline: write, execute, read; a plain queue: one
+ * execute stage), into `out[0..cap]`; `*count` receives the number of stages (which may
+ * exceed `cap`: only `cap` are written). Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_queue_stage_stats(const struct nrtq_queue *q,
+                                   struct nrtq_stage_stats *out,
+                                   size_t cap,
+                                   size_t *count);
 
 /**
  * Create a queue running `model` on its logical core.

@@ -22,6 +22,9 @@ pub mod trace;
 
 pub use backend::{Generation, Handle, Work};
 pub use queue::{Callback, Completion, Delivery, Queue, QueueConfig, WaitPolicy};
+pub use queue::{
+    HostInput, HostOutput, Link, PipelineConfig, Stage, StageStats, TensorKey, TensorRef,
+};
 pub use runtime::{OpenOptions, Runtime};
 pub use status::{Error, NrtStatus, Result, Status};
 

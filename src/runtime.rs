@@ -126,6 +126,38 @@ impl Runtime {
         Ok(q)
     }
 
+    /// Create a pipeline: a queue whose requests bring host buffers and run input writes
+    /// → `models` (one, or a chain on one core, each feeding the next on the device) →
+    /// output reads, with nrtq's own device memory (see [`crate::queue::PipelineConfig`]).
+    /// Submit with [`Queue::submit_host`]; everything else is the queue's.
+    pub fn create_pipeline(
+        &self,
+        models: &[Handle],
+        cfg: QueueConfig,
+        pipeline: &crate::queue::PipelineConfig,
+    ) -> Result<Queue> {
+        cfg.validate()?;
+        let parts = crate::queue::open_pipeline(self.device.as_ref(), models, &cfg, pipeline)?;
+        let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
+        let shared = Shared::with_parts(
+            id,
+            cfg,
+            parts,
+            self.reactor.shared.clone(),
+            self.registry.clone(),
+        )?;
+        trace::queue_created(id, &format!("pipeline, {}", self.device.generation()));
+        let q = Queue(shared.clone());
+        self.registry.queues.lock().push(q.clone());
+        self.reactor.shared.add(shared);
+        log!(
+            Level::Info,
+            "pipeline {id} created over {} model(s)",
+            models.len()
+        );
+        Ok(q)
+    }
+
     /// Destroy `q`: cancel its backlog, wait up to `timeout` for what the device holds,
     /// deliver every completion, and forget the queue. Returns `Timeout` when requests had
     /// to be abandoned on the device (they complete as cancelled). Refused with

@@ -153,3 +153,118 @@ fn queue_trace_lines_up_with_the_device_trace() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn pipeline_server_gets_host_buffers_back_checked_element_by_element() {
+    let out = run("nrtq_pipeline_server", &[&model("add_f32.nrtm"), "4", "25"]);
+    assert!(
+        out.contains("callbacks 400, verified 400 of 400, wrong elements 0, failed 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("wrong size refused: NRTQ_ERR_INVALID"),
+        "{out}"
+    );
+    for stage in ["write: 400 steps", "execute: 400 steps", "read: 400 steps"] {
+        assert!(out.contains(stage), "{stage}: {out}");
+    }
+}
+
+/// A pipeline's trace has one track per stage, and each stage's slices line up with the
+/// emulator's slices of that unit: nrtq schedules a step before the unit starts it, and
+/// sees it complete after the unit ended it (and soon after).
+#[test]
+fn pipeline_trace_has_a_track_per_stage_lined_up_with_the_device() {
+    let dir = std::env::temp_dir().join(format!("nrtq-pipe-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ours, device) = (dir.join("nrtq.json"), dir.join("device.json"));
+    build_examples();
+    let generation = nrt_emu::selected_generation();
+    let lib = nrt_emu::library_path(&generation);
+    let out = Command::new(profile_dir().join("examples-c/nrtq_pipeline_server"))
+        .args([&model("add_f32.nrtm"), "1", "10"]) // one client: 40 requests
+        .env("LD_LIBRARY_PATH", lib.parent().unwrap())
+        .env("NRT_EMU_API", &generation)
+        .env("NRTQ_TRACE", &ours)
+        .env("NRT_EMU_TRACE", &device)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let load = |p: &PathBuf| -> Vec<serde_json::Value> {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        match v {
+            serde_json::Value::Array(events) => events,
+            serde_json::Value::Object(mut o) => match o.remove("traceEvents") {
+                Some(serde_json::Value::Array(events)) => events,
+                _ => panic!("{} has no traceEvents", p.display()),
+            },
+            _ => panic!("{} is not a trace", p.display()),
+        }
+    };
+    let (ours, device) = (load(&ours), load(&device));
+    let end = |e: &serde_json::Value| e["ts"].as_f64().unwrap() + e["dur"].as_f64().unwrap();
+    // The device's tracks by name ("compute q0", …): the units of each stage here.
+    let track_name = |tid: &serde_json::Value| -> String {
+        device
+            .iter()
+            .find(|e| e["ph"] == "M" && e["name"] == "thread_name" && &e["tid"] == tid)
+            .map(|e| e["args"]["name"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let gen_a = generation == "2.28";
+    let mut tids = Vec::new();
+    for (stage, unit, per_request) in [
+        ("write", if gen_a { "write q0" } else { "op q0" }, 2),
+        ("execute", "compute q0", 1),
+        ("read", if gen_a { "read q0" } else { "op q1" }, 1),
+    ] {
+        let mut mine: Vec<&serde_json::Value> = ours
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["name"] == stage)
+            .collect();
+        assert_eq!(mine.len(), 40, "{stage}: one slice per request");
+        let tid = mine[0]["tid"].clone();
+        assert!(mine.iter().all(|e| e["tid"] == tid), "{stage}: one track");
+        tids.push(tid);
+        mine.sort_by_key(|e| e["args"]["ticket"].as_u64().unwrap());
+        let mut dev: Vec<&serde_json::Value> = device
+            .iter()
+            .filter(|e| e["ph"] == "X" && track_name(&e["tid"]).ends_with(unit))
+            .collect();
+        assert_eq!(
+            dev.len(),
+            40 * per_request,
+            "{stage}: device slices on {unit}"
+        );
+        dev.sort_by(|a, b| {
+            a["ts"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["ts"].as_f64().unwrap())
+        });
+        for (k, m) in mine.iter().enumerate() {
+            // The request's parts on the unit: its first started after nrtq scheduled
+            // it; its last ended before nrtq saw it complete.
+            let parts = &dev[k * per_request..(k + 1) * per_request];
+            let (ts, seen) = (m["ts"].as_f64().unwrap(), end(m));
+            let (first, last) = (
+                parts[0]["ts"].as_f64().unwrap(),
+                end(parts[per_request - 1]),
+            );
+            assert!(
+                ts <= first + 1.0 && seen >= last - 1.0 && seen <= last + 50_000.0,
+                "{stage} ticket {}: nrtq [{ts}, {seen}] µs, device [{first}, {last}] µs",
+                m["args"]["ticket"]
+            );
+        }
+    }
+    tids.sort_by_key(|t| t.as_u64());
+    tids.dedup();
+    assert_eq!(tids.len(), 3, "three stage tracks");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -103,7 +103,8 @@ fn four_threads_exactly_once_with_injected_errors() {
                     ticket: 0,
                     user_data: 0,
                     status: Status::Ok,
-                    nrt_status: 0
+                    nrt_status: 0,
+                    stage: None,
                 };
                 64
             ];

@@ -1,10 +1,13 @@
-//! SDK 2.28 ("Gen A"): an error tracker per queue, and a completion-handle fd taken only
+//! SDK 2.28 ("Gen A"): an error tracker per channel, and a completion-handle fd taken only
 //! for the request the completion thread waits on (the oldest in flight), not per request.
 //!
 //! Undocumented tracker semantics are handled defensively: whether `get_list` empties the
 //! tracker or keeps every entry since creation is unknown, so entries are keyed by
 //! sequence number and only consumed by the request they name, once; a list that merely
 //! grew is read from where the last read stopped.
+//!
+//! Units: executions on COMPUTE, input writes on TENSOR_WRITE and output reads on
+//! TENSOR_READ, each queue 0 (2.28 has a unit type per transfer direction).
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -12,7 +15,7 @@ use neuron_sys::{
     gen_a, nrta_error_t, nrta_error_tracker_t, nrta_seq_t, NRTA_SEQ_NUM_MASK, NRT_SUCCESS,
 };
 
-use crate::backend::{Channel, Handle, Notify, Outcome, Refusal, Work};
+use crate::backend::{Channel, Handle, Notify, Op, Outcome, Refusal, Unit};
 use crate::log::{log, Level};
 use crate::status::{Error, NrtStatus, Result, Status};
 
@@ -20,6 +23,8 @@ pub(crate) struct GenA {
     f: gen_a::Fns,
     model: *mut neuron_sys::nrt_model_t,
     lnc: u32,
+    /// The XU type this channel drives (queue 0 of it).
+    xu: neuron_sys::nrta_xu_t,
     tracker: *mut nrta_error_tracker_t,
     /// The XU-id bits (63..48) of this queue's ids, learned from the first schedule.
     xu_bits: u64,
@@ -38,7 +43,7 @@ pub(crate) struct GenA {
 unsafe impl Send for GenA {}
 
 impl GenA {
-    pub(crate) fn open(f: gen_a::Fns, model: Handle, lnc: u32) -> Result<GenA> {
+    pub(crate) fn open(f: gen_a::Fns, model: Handle, lnc: u32, unit: Unit) -> Result<GenA> {
         let mut tracker = std::ptr::null_mut();
         // SAFETY: `tracker` is a live out-pointer; lnc is a plain integer.
         let st = unsafe { (f.nrta_error_tracker_create)(lnc, &mut tracker) };
@@ -53,6 +58,11 @@ impl GenA {
             f,
             model: model.0 as *mut _,
             lnc,
+            xu: match unit {
+                Unit::Compute => gen_a::NRTA_XU_COMPUTE,
+                Unit::Write => gen_a::NRTA_XU_TENSOR_WRITE,
+                Unit::Read => gen_a::NRTA_XU_TENSOR_READ,
+            },
             tracker,
             xu_bits: 0,
             errors: HashMap::new(),
@@ -64,20 +74,55 @@ impl GenA {
 }
 
 impl Channel for GenA {
-    fn schedule(&mut self, work: &Work, _slot: usize) -> std::result::Result<u64, Refusal> {
+    fn schedule(
+        &mut self,
+        op: &Op,
+        part: usize,
+        _slot: usize,
+    ) -> std::result::Result<u64, Refusal> {
         let mut seq: nrta_seq_t = 0;
-        // SAFETY: the model and tensor-set pointers come from the application, which keeps
-        // them alive until the request completes (the documented contract of submit); the
-        // tracker is ours; `seq` is a live out-pointer.
-        let st = unsafe {
-            (self.f.nrta_execute_schedule)(
-                self.model,
-                work.input.0 as *const _,
-                work.output.0 as *mut _,
-                0,
-                self.tracker,
-                &mut seq,
-            )
+        let st = match op {
+            // SAFETY: the model and tensor-set pointers come from the application (or the
+            // pipeline's own memory), kept alive until the request completes (the documented
+            // contract of submit); the tracker is ours; `seq` is a live out-pointer.
+            Op::Execute { model, work } => unsafe {
+                (self.f.nrta_execute_schedule)(
+                    model.map_or(self.model, |m| m.0 as *mut _),
+                    work.input.0 as *const _,
+                    work.output.0 as *mut _,
+                    0,
+                    self.tracker,
+                    &mut seq,
+                )
+            },
+            // SAFETY: a device tensor of the pipeline's memory and the caller's host buffer of
+            // `bytes` bytes, both alive until the request completes (the pipeline's submit
+            // contract); the tracker is ours; `seq` is a live out-pointer.
+            Op::Write(t) => unsafe {
+                let t = &t[part];
+                (self.f.nrta_tensor_write)(
+                    t.tensor.0 as *mut _,
+                    t.host as *const _,
+                    0,
+                    t.bytes as u64,
+                    0,
+                    self.tracker,
+                    &mut seq,
+                )
+            },
+            // SAFETY: as for a write, the host buffer being written instead of read.
+            Op::Read(t) => unsafe {
+                let t = &t[part];
+                (self.f.nrta_tensor_read)(
+                    t.host as *mut _,
+                    t.tensor.0 as *mut _,
+                    0,
+                    t.bytes as u64,
+                    0,
+                    self.tracker,
+                    &mut seq,
+                )
+            },
         };
         if st != NRT_SUCCESS {
             return Err(Refusal::from_raw(st));
@@ -89,8 +134,7 @@ impl Channel for GenA {
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus> {
         let mut seq: nrta_seq_t = 0;
         // SAFETY: plain integers and a live out-pointer.
-        let st =
-            unsafe { (self.f.nrta_get_sequence)(self.lnc, gen_a::NRTA_XU_COMPUTE, 0, &mut seq) };
+        let st = unsafe { (self.f.nrta_get_sequence)(self.lnc, self.xu, 0, &mut seq) };
         if st != NRT_SUCCESS {
             return Err(st);
         }

@@ -6,11 +6,15 @@
 //! takes the per-XU registration (of which there is one per XU, which the application
 //! may want for itself). On 2.29 there is no notification at all and the engine waits
 //! by prediction.
+//!
+//! Units: executions on COMPUTE queue 0; input writes on TENSOR_OP queue 0 and output
+//! reads on TENSOR_OP queue 1, so reads never wait behind writes (2.30 gave the two
+//! queues their own DMA rings).
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use neuron_sys::{gen_b, nrta_seq_t, NRTA_SEQ_NUM_MASK, NRT_FAILURE, NRT_SUCCESS};
 
-use crate::backend::{Channel, Handle, Notify, Outcome, Refusal, Work};
+use crate::backend::{Channel, Handle, Notify, Op, Outcome, Refusal, Unit};
 use crate::log::{log, Level};
 use crate::status::NrtStatus;
 use crate::sys::EventFd;
@@ -30,6 +34,8 @@ pub(crate) struct GenB {
     f: gen_b::Fns,
     model: *mut neuron_sys::nrt_model_t,
     lnc: u32,
+    /// The (XU type, queue) this channel drives.
+    xu: (neuron_sys::nrta_xu_t, i32),
     /// The XU-id bits (63..48) of this queue's ids, learned from the first schedule.
     xu_bits: u64,
     /// One status word per request slot. libnrt writes into it from its own thread, so
@@ -47,6 +53,7 @@ impl GenB {
         f: gen_b::Fns,
         model: Handle,
         lnc: u32,
+        unit: Unit,
         depth: usize,
         events: Option<gen_b::EventFns>,
     ) -> GenB {
@@ -62,6 +69,11 @@ impl GenB {
             f,
             model: model.0 as *mut _,
             lnc,
+            xu: match unit {
+                Unit::Compute => (gen_b::NRTA_XU_COMPUTE, 0),
+                Unit::Write => (gen_b::NRTA_XU_TENSOR_OP, 0),
+                Unit::Read => (gen_b::NRTA_XU_TENSOR_OP, 1),
+            },
             xu_bits: 0,
             slots,
             events,
@@ -70,22 +82,56 @@ impl GenB {
 }
 
 impl Channel for GenB {
-    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, Refusal> {
+    fn schedule(&mut self, op: &Op, part: usize, slot: usize) -> std::result::Result<u64, Refusal> {
         let cell = &self.slots[slot];
         cell.store(UNWRITTEN, Ordering::Relaxed);
         let mut seq: nrta_seq_t = 0;
-        // SAFETY: model and tensor sets are the application's, alive until completion (the
-        // submit contract); the status slot is ours and outlives the request (the channel
-        // is kept until the device is done with it); `seq` is a live out-pointer.
-        let st = unsafe {
-            (self.f.nrta_execute_schedule)(
-                self.model,
-                work.input.0 as *const _,
-                work.output.0 as *mut _,
-                0,
-                cell.as_ptr(),
-                &mut seq,
-            )
+        let (lnc, queue) = (self.lnc as i32, self.xu.1);
+        let st = match op {
+            // SAFETY: model and tensor sets are the application's (or the pipeline's own
+            // memory), alive until completion (the submit contract); the status slot is ours
+            // and outlives the request (the channel is kept until the device is done with
+            // it); `seq` is a live out-pointer.
+            Op::Execute { model, work } => unsafe {
+                (self.f.nrta_execute_schedule)(
+                    model.map_or(self.model, |m| m.0 as *mut _),
+                    work.input.0 as *const _,
+                    work.output.0 as *mut _,
+                    0,
+                    cell.as_ptr(),
+                    &mut seq,
+                )
+            },
+            // SAFETY: a device tensor of the pipeline's memory and the caller's host buffer of
+            // `bytes` bytes, both alive until the request completes (the pipeline's submit
+            // contract); status slot and `seq` as above.
+            Op::Write(t) => unsafe {
+                let t = &t[part];
+                (self.f.nrta_tensor_write)(
+                    t.tensor.0 as *mut _,
+                    t.host as *const _,
+                    0,
+                    t.bytes as u64,
+                    lnc,
+                    queue,
+                    cell.as_ptr(),
+                    &mut seq,
+                )
+            },
+            // SAFETY: as for a write, the host buffer being written instead of read.
+            Op::Read(t) => unsafe {
+                let t = &t[part];
+                (self.f.nrta_tensor_read)(
+                    t.host as *mut _,
+                    t.tensor.0 as *mut _,
+                    0,
+                    t.bytes as u64,
+                    lnc,
+                    queue,
+                    cell.as_ptr(),
+                    &mut seq,
+                )
+            },
         };
         if st != NRT_SUCCESS {
             return Err(Refusal::from_raw(st));
@@ -97,8 +143,7 @@ impl Channel for GenB {
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus> {
         let mut seq: nrta_seq_t = 0;
         // SAFETY: plain integers and a live out-pointer.
-        let st =
-            unsafe { (self.f.nrta_get_sequence)(self.lnc, gen_b::NRTA_XU_COMPUTE, 0, &mut seq) };
+        let st = unsafe { (self.f.nrta_get_sequence)(self.lnc, self.xu.0, self.xu.1, &mut seq) };
         if st != NRT_SUCCESS {
             return Err(st);
         }

@@ -11,7 +11,10 @@ use parking_lot::Mutex;
 
 use neuron_sys::{NRT_EXEC_UNIT_UNRECOVERABLE, NRT_INVALID, NRT_SUCCESS};
 
-use super::{Channel, Device, Generation, Handle, Notify, Outcome, Refusal, Work};
+use super::{
+    ChainModel, Channel, Device, DeviceSlot, Generation, Handle, Memory, ModelIo, Notify, Op,
+    Outcome, Refusal, TensorSpec, Unit,
+};
 use crate::status::{Error, NrtStatus, Result, Status};
 use crate::sys::{self, EventFd};
 
@@ -173,6 +176,44 @@ impl Device for MockDevice {
         Ok(Box::new(MockChannel { xu }))
     }
 
+    fn open_unit(&self, model: Handle, _unit: Unit, depth: usize) -> Result<Box<dyn Channel>> {
+        self.open_channel(model, depth)
+    }
+
+    /// Every mock model takes one 4-byte input "x" and gives one 4-byte output "y".
+    fn model_io(&self, _model: Handle) -> Result<ModelIo> {
+        let one = |name: &str| TensorSpec {
+            name: name.into(),
+            bytes: 4,
+        };
+        Ok(ModelIo {
+            inputs: vec![one("x")],
+            outputs: vec![one("y")],
+        })
+    }
+
+    fn alloc_slots(&self, chain: &[ChainModel], count: usize) -> Result<Box<dyn Memory>> {
+        // Distinct fake handles: the mock moves no bytes.
+        let mut next = 0x1000usize;
+        let mut fake = || {
+            next += 16;
+            Handle(next)
+        };
+        let slots = (0..count)
+            .map(|_| DeviceSlot {
+                sets: chain.iter().map(|_| (fake(), fake())).collect(),
+                inputs: chain[0].io.inputs.iter().map(|_| fake()).collect(),
+                outputs: chain[chain.len() - 1]
+                    .io
+                    .outputs
+                    .iter()
+                    .map(|_| fake())
+                    .collect(),
+            })
+            .collect();
+        Ok(Box::new(MockMemory(slots)))
+    }
+
     fn generation(&self) -> Generation {
         Generation::Mock
     }
@@ -182,12 +223,28 @@ impl Device for MockDevice {
     }
 }
 
+struct MockMemory(Vec<DeviceSlot>);
+
+impl Memory for MockMemory {
+    fn slot(&self, i: usize) -> &DeviceSlot {
+        &self.0[i]
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 struct MockChannel {
     xu: Arc<MockXu>,
 }
 
 impl Channel for MockChannel {
-    fn schedule(&mut self, _work: &Work, _slot: usize) -> std::result::Result<u64, Refusal> {
+    fn schedule(
+        &mut self,
+        _op: &Op,
+        _part: usize,
+        _slot: usize,
+    ) -> std::result::Result<u64, Refusal> {
         let xu = &self.xu;
         let mut st = xu.state.lock();
         st.schedule_calls += 1;

@@ -1,8 +1,9 @@
 //! The async backend: the one seam between the queue engine and a runtime.
 //!
-//! A [`Device`] is one loaded runtime (or the mock); it opens one [`Channel`] per queue:
-//! one model on the COMPUTE execution unit, queue 0, of one logical core. The engine only
-//! ever asks a channel four things — schedule this, how far has the XU got, what was the
+//! A [`Device`] is one loaded runtime (or the mock); it opens one [`Channel`] per
+//! (execution unit, queue) a queue uses: a plain queue has one, on COMPUTE queue 0 of its
+//! model's logical core; a pipeline has one per [`Unit`] (input writes, COMPUTE, output
+//! reads). The engine only ever asks a channel four things — schedule this, how far has the XU got, what was the
 //! final status of that request, and how should I wait — so each runtime generation's
 //! differences (error tracker vs per-request status; completion-handle fd vs eventfd vs
 //! nothing) stay inside its own module. Only the modules below this one talk to
@@ -16,9 +17,12 @@ use crate::status::{NrtStatus, Result};
 
 mod gen_a;
 mod gen_b;
+mod memory;
 pub mod mock;
 pub mod nrt;
 mod tensors;
+
+pub use memory::{ChainModel, DeviceSlot, Memory, ModelIo, TensorSpec};
 
 /// An opaque address the engine carries for the backend (a model or tensor set pointer).
 /// The engine never dereferences it.
@@ -33,6 +37,72 @@ pub struct Work {
     pub input: Handle,
     /// `nrt_tensor_set_t *` of the outputs.
     pub output: Handle,
+}
+
+/// One host ↔ device copy of a whole tensor: `bytes` bytes between the host memory at
+/// `host` (the caller's, alive until the request completes) and device tensor `tensor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// `nrt_tensor_t *` on the device.
+    pub tensor: Handle,
+    /// The host address (read by a write, written by a read).
+    pub host: usize,
+    /// Bytes to copy (the whole tensor).
+    pub bytes: usize,
+}
+
+/// The backend work of one step of a request. A step with several tensors is several
+/// requests on its unit (one sequence number each, in order); the step is done when the
+/// last of them is, and fails if any of them does.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// One execution on COMPUTE: of `model` (a chained model), or of the channel's own
+    /// model when `None` (a plain queue).
+    Execute {
+        /// `nrt_model_t *`, or `None` for the channel's model.
+        model: Option<Handle>,
+        /// The tensor sets.
+        work: Work,
+    },
+    /// Host → device copies, on the tensor-write unit.
+    Write(Vec<Transfer>),
+    /// Device → host copies, on the tensor-read unit.
+    Read(Vec<Transfer>),
+}
+
+impl Op {
+    /// How many requests (sequence numbers) the step puts on its unit.
+    pub fn parts(&self) -> usize {
+        match self {
+            Op::Execute { .. } => 1,
+            Op::Write(t) | Op::Read(t) => t.len(),
+        }
+    }
+}
+
+/// The execution unit (and queue) a channel drives. Which XU type and queue that is
+/// differs per generation and stays inside `gen_a`/`gen_b`: on SDK 2.28 writes and reads
+/// have their own units (TENSOR_WRITE, TENSOR_READ); on 2.29+ both go to TENSOR_OP, writes
+/// on queue 0 and reads on queue 1 (2.30 gave the two their own DMA queues).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Host → device tensor writes.
+    Write,
+    /// Model executions (COMPUTE, queue 0).
+    Compute,
+    /// Device → host tensor reads.
+    Read,
+}
+
+impl Unit {
+    /// The stage's name in stats, traces and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Write => "write",
+            Unit::Compute => "execute",
+            Unit::Read => "read",
+        }
+    }
 }
 
 /// How the engine can learn that a request has completed without polling.
@@ -129,10 +199,11 @@ impl fmt::Display for Generation {
 
 /// One queue's view of an execution unit.
 pub trait Channel: Send {
-    /// Schedule one execution. `slot` (< the depth given at open) names per-request
-    /// storage the backend may use until the request is retired; the engine never reuses
-    /// a slot before that. Returns the request's 48-bit sequence number, or why not.
-    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, Refusal>;
+    /// Schedule part `part` (< `op.parts()`) of one step. `slot` (< the storage given at
+    /// open) names per-request storage the backend may use until the request is retired;
+    /// the engine never reuses a slot before that. Returns the request's 48-bit sequence
+    /// number, or why not.
+    fn schedule(&mut self, op: &Op, part: usize, slot: usize) -> std::result::Result<u64, Refusal>;
 
     /// The sequence number of the last request completed on this XU queue (0 when none).
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus>;
@@ -160,6 +231,30 @@ pub trait Channel: Send {
 pub trait Device: Send + Sync {
     /// Open a channel for `model` on its logical core, with `depth` request slots.
     fn open_channel(&self, model: Handle, depth: usize) -> Result<Box<dyn Channel>>;
+    /// Open a channel on `unit` of `model`'s logical core, with `storage` request slots.
+    fn open_unit(&self, model: Handle, unit: Unit, storage: usize) -> Result<Box<dyn Channel>> {
+        match unit {
+            Unit::Compute => self.open_channel(model, storage),
+            _ => Err(crate::status::Error::new(
+                crate::status::Status::Unsupported,
+                "this device has no transfer units",
+            )),
+        }
+    }
+    /// The model's inputs and outputs (names and sizes), in the model's order.
+    fn model_io(&self, _model: Handle) -> Result<ModelIo> {
+        Err(crate::status::Error::new(
+            crate::status::Status::Unsupported,
+            "this device cannot describe a model's tensors",
+        ))
+    }
+    /// Allocate `count` device slots for a chain of models on the first model's core.
+    fn alloc_slots(&self, _chain: &[ChainModel], _count: usize) -> Result<Box<dyn Memory>> {
+        Err(crate::status::Error::new(
+            crate::status::Status::Unsupported,
+            "this device cannot allocate tensors",
+        ))
+    }
     /// The async generation.
     fn generation(&self) -> Generation;
     /// The runtime's version string ("2.30.50.0 …").

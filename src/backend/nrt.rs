@@ -8,8 +8,11 @@ use neuron_sys::{nrt_model_info_t, Generation, Libnrt, NRT_FRAMEWORK_TYPE_NO_FW}
 
 use super::gen_a::GenA;
 use super::gen_b::GenB;
-use super::tensors::Checked;
-use super::{Channel, Device, Generation as AsyncGeneration, Handle};
+use super::memory::NrtMemory;
+use super::tensors::{Checked, ModelTensors};
+use super::{
+    ChainModel, Channel, Device, Generation as AsyncGeneration, Handle, Memory, ModelIo, Unit,
+};
 use crate::log::{log, Level};
 use crate::status::{Error, Result, Status};
 
@@ -97,13 +100,17 @@ impl NrtDevice {
 
 impl Device for NrtDevice {
     fn open_channel(&self, model: Handle, depth: usize) -> Result<Box<dyn Channel>> {
+        self.open_unit(model, Unit::Compute, depth)
+    }
+
+    fn open_unit(&self, model: Handle, unit: Unit, depth: usize) -> Result<Box<dyn Channel>> {
         if model.0 == 0 {
             return Err(Error::new(Status::NullArgument, "model is NULL"));
         }
         let lnc = self.model_lnc(model)?;
         match (&self.lib.asyncs, self.generation) {
             (Some(neuron_sys::AsyncFns::GenA(f)), _) => Ok(Box::new(Checked::new(
-                GenA::open(*f, model, lnc)?,
+                GenA::open(*f, model, lnc, unit)?,
                 self.lib.core,
                 model,
             ))),
@@ -113,7 +120,7 @@ impl Device for NrtDevice {
                     _ => None,
                 };
                 Ok(Box::new(Checked::new(
-                    GenB::open(*f, model, lnc, depth, events),
+                    GenB::open(*f, model, lnc, unit, depth, events),
                     self.lib.core,
                     model,
                 )))
@@ -123,6 +130,33 @@ impl Device for NrtDevice {
                 "libnrt has no explicit async API",
             )),
         }
+    }
+
+    fn model_io(&self, model: Handle) -> Result<ModelIo> {
+        if model.0 == 0 {
+            return Err(Error::new(Status::NullArgument, "model is NULL"));
+        }
+        ModelTensors::learn(self.lib.core, model)
+            .map(|t| t.io())
+            .ok_or_else(|| {
+                Error::new(
+                    Status::Runtime,
+                    "nrt_get_model_tensor_info refused to describe the model",
+                )
+            })
+    }
+
+    fn alloc_slots(&self, chain: &[ChainModel], count: usize) -> Result<Box<dyn Memory>> {
+        let first = chain
+            .first()
+            .ok_or_else(|| Error::new(Status::InvalidArgument, "a pipeline needs a model"))?;
+        let lnc = self.model_lnc(first.model)?;
+        Ok(Box::new(NrtMemory::allocate(
+            self.lib.core,
+            lnc,
+            chain,
+            count,
+        )?))
     }
 
     fn generation(&self) -> AsyncGeneration {

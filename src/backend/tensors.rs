@@ -9,7 +9,7 @@ use neuron_sys::{
     NRT_SUCCESS, NRT_TENSOR_USAGE_INPUT, NRT_TENSOR_USAGE_OUTPUT,
 };
 
-use super::{Channel, Handle, Notify, Outcome, Refusal, Work};
+use super::{Channel, Handle, ModelIo, Notify, Op, Outcome, Refusal, TensorSpec, Work};
 use crate::status::NrtStatus;
 
 /// One tensor the model takes or gives: its name (the key in a tensor set) and size.
@@ -64,6 +64,22 @@ impl ModelTensors {
             inputs,
             outputs,
         })
+    }
+
+    /// The model's inputs and outputs as plain names and sizes.
+    pub(crate) fn io(&self) -> ModelIo {
+        let spec = |v: &[Expected]| {
+            v.iter()
+                .map(|e| TensorSpec {
+                    name: e.name.to_string_lossy().into_owned(),
+                    bytes: e.bytes,
+                })
+                .collect()
+        };
+        ModelIo {
+            inputs: spec(&self.inputs),
+            outputs: spec(&self.outputs),
+        }
     }
 
     /// Why `work`'s tensor sets do not fit the model, if they do not: the first input or
@@ -135,8 +151,8 @@ impl<C: Channel> Checked<C> {
 unsafe impl<C: Channel> Send for Checked<C> {}
 
 impl<C: Channel> Channel for Checked<C> {
-    fn schedule(&mut self, work: &Work, slot: usize) -> std::result::Result<u64, Refusal> {
-        self.inner.schedule(work, slot)
+    fn schedule(&mut self, op: &Op, part: usize, slot: usize) -> std::result::Result<u64, Refusal> {
+        self.inner.schedule(op, part, slot)
     }
     fn completed(&mut self) -> std::result::Result<u64, NrtStatus> {
         self.inner.completed()

@@ -11,7 +11,7 @@
 //! - [`completion`]: the completion record, the callback types and the one C-to-Rust
 //!   callback wrapper;
 //! - the entry points, one file per header section: [`config`], [`queue`], [`reap`],
-//!   [`runtime`], [`stats`], [`diag`], [`status`].
+//!   [`runtime`], [`stats`], [`diag`], [`status`], [`pipeline`].
 //!
 //! The entry-point files allow `clippy::not_unsafe_ptr_arg_deref` (a C entry point takes
 //! raw pointers by nature and its header states what they must be); they hold nothing but
@@ -25,6 +25,8 @@ pub mod config;
 pub mod diag;
 pub(crate) mod handle;
 pub(crate) mod out;
+pub mod pipeline;
+mod pipeline_buffers;
 pub mod queue;
 pub mod reap;
 pub mod runtime;

@@ -20,6 +20,7 @@ const EMPTY: Completion = Completion {
     user_data: 0,
     status: Status::Ok,
     nrt_status: 0,
+    stage: None,
 };
 
 /// Reap mode: a descriptor that is readable while completions wait to be reaped, for

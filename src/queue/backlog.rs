@@ -63,21 +63,8 @@ impl Backlog {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ring::tests::req;
     use super::*;
-    use crate::backend::{Handle, Work};
-
-    fn req(ticket: u64) -> Request {
-        Request {
-            ticket,
-            work: Work {
-                input: Handle(1),
-                output: Handle(2),
-            },
-            user_data: 0,
-            callback: None,
-            submit_ns: 0,
-        }
-    }
 
     #[test]
     fn bounded_fifo_with_refusals_keeping_their_place() {

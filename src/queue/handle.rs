@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::Delivery;
-use super::engine::Engine;
+use super::engine::{Engine, StageStats};
 use super::lifecycle::{Event, State};
+use super::pipeline::{HostInput, HostOutput};
 use super::request::{Callback, Completion};
 use super::shared::Shared;
 use crate::backend::Work;
@@ -52,6 +53,85 @@ impl Queue {
         }
         s.publish(&mut g, mark);
         r
+    }
+
+    /// Pipelines: accept one request on host buffers: `inputs` are written to the first
+    /// model's input tensors, the model(s) run, and the last model's outputs are read into
+    /// `outputs`; the completion arrives once the outputs are in host memory. Every input
+    /// and output must be given once, by index or name, with exactly the tensor's size:
+    /// otherwise [`Status::InvalidArgument`] with a message naming the tensor, and nothing
+    /// is accepted. Never blocks (a full backlog is [`Status::BacklogFull`]).
+    ///
+    /// Buffer reuse: the input buffers may be reused, and the output buffers read, once the
+    /// request has completed (its callback runs, or it is reaped), except when the pipeline
+    /// gave up on it while it was on a unit ([`Status::DeadlineExceeded`],
+    /// [`Status::Panic`], [`Status::Cancelled`] with raw status `NRT_TIMEOUT`, or
+    /// [`Status::QueueFailed`] at the stage whose unit died): that unit may then still copy
+    /// to or from them until the runtime is closed. When a unit dies, the other units
+    /// finish what they hold before their requests complete.
+    ///
+    /// # Safety
+    /// Every `data` pointer must point to `len` bytes that stay valid until the request
+    /// completes; inputs must not change and outputs must not be read or written meanwhile.
+    pub unsafe fn submit_host(
+        &self,
+        inputs: &[HostInput],
+        outputs: &[HostOutput],
+        user_data: u64,
+        callback: Option<Callback>,
+    ) -> Result<u64> {
+        let s = &self.0;
+        let (mut g, mark) = s.lock();
+        let r = g.submit_host(&s.cfg, inputs, outputs, user_data, callback, sys::now_ns());
+        if r.is_ok() {
+            s.changed();
+        }
+        s.publish(&mut g, mark);
+        r
+    }
+
+    /// Like [`Queue::submit_host`], but waits up to `timeout` for backlog room (never on
+    /// the completion thread).
+    ///
+    /// # Safety
+    /// As for [`Queue::submit_host`].
+    pub unsafe fn submit_host_timeout(
+        &self,
+        inputs: &[HostInput],
+        outputs: &[HostOutput],
+        user_data: u64,
+        callback: Option<Callback>,
+        timeout: Duration,
+    ) -> Result<u64> {
+        let s = &self.0;
+        let deadline = Instant::now() + timeout;
+        let (mut g, mark) = s.lock();
+        while g.backlog_blocks(&s.cfg) && !s.thread.is_current() {
+            g.space_waiters += 1;
+            let timed_out = s.space.wait_until(&mut g, deadline).timed_out();
+            g.space_waiters -= 1;
+            if timed_out {
+                break;
+            }
+        }
+        let r = g.submit_host(&s.cfg, inputs, outputs, user_data, callback, sys::now_ns());
+        if r.is_ok() {
+            s.changed();
+        }
+        s.publish(&mut g, mark);
+        r
+    }
+
+    /// Per-stage figures (busy time, requests queued, latency), in plan order: input
+    /// writes, execution, output reads for a pipeline; one `Execute` stage for a plain
+    /// queue.
+    pub fn stage_stats(&self) -> Vec<StageStats> {
+        self.0.engine.lock().stage_stats(sys::now_ns())
+    }
+
+    /// Pipelines: (device slots, slots free now); `None` for a plain queue.
+    pub fn device_slots(&self) -> Option<(usize, usize)> {
+        self.0.engine.lock().device_slots()
     }
 
     /// Like [`Queue::submit`], but waits up to `timeout` for backlog room. On the

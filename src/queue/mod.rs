@@ -1,4 +1,7 @@
-//! One auto-refilling queue: one model on one logical core's COMPUTE execution unit.
+//! One auto-refilling queue: one model on one logical core's COMPUTE execution unit; or,
+//! as a pipeline, host buffers through input writes → one or more models → output reads
+//! on three units of one core, with device memory of its own (the same engine, one ring
+//! per stage).
 //!
 //! # Who owns what
 //! One mutex per queue guards the [`engine`], which is composed of parts that each own
@@ -9,6 +12,9 @@
 //! - `ring`: the device ring of one (execution unit, queue): the channel, the requests on
 //!   the unit and their slots, the `NRT_QUEUE_FULL` cap. A stage of a pipeline is one
 //!   more ring; a core of a pool, one more engine.
+//! - `pipeline`: what only pipelines have: device slots (nrtq's device memory), the
+//!   check of host buffers against the models' tensors, and the building of a request's
+//!   steps (input writes → executions → output reads).
 //! - `timing`: prediction from the completed counter, the automatic depth, the wait plan.
 //! - `outbox`: completions on their way out, in ticket order; the reap bell, the error
 //!   log and the counters.
@@ -36,15 +42,19 @@ mod engine;
 mod handle;
 pub mod lifecycle;
 mod outbox;
+mod pipeline;
 mod request;
 mod ring;
 mod shared;
 mod timing;
 
 pub use config::{Delivery, QueueConfig, WaitPolicy};
+pub use engine::StageStats;
 pub use handle::Queue;
+pub(crate) use pipeline::{open as open_pipeline, Parts};
+pub use pipeline::{HostInput, HostOutput, Link, PipelineConfig, TensorKey, TensorRef};
 pub(crate) use request::Done;
-pub use request::{Callback, Completion};
+pub use request::{Callback, Completion, Stage};
 pub(crate) use shared::{CompletionThread, Home, Shared};
 pub(crate) use timing::WaitPlan;
 

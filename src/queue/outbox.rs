@@ -244,7 +244,7 @@ mod tests {
     use super::*;
 
     fn done(ticket: u64, status: Status) -> Done {
-        req(ticket).finish(status, 0, None, 0, 0)
+        req(ticket).finish(status, 0, None, None, 0, 0)
     }
 
     fn tickets(v: &VecDeque<Done>) -> Vec<u64> {
@@ -297,6 +297,7 @@ mod tests {
             user_data: 0,
             status: Status::Ok,
             nrt_status: 0,
+            stage: None,
         }; 4];
         assert_eq!(o.reap(&mut out, 0, 0), 2);
         assert_eq!((out[0].ticket, out[1].ticket), (1, 2));
@@ -319,6 +320,7 @@ mod tests {
             user_data: 0,
             status: Status::Ok,
             nrt_status: 0,
+            stage: None,
         }; 4];
         let (n, dropped) = o.take_errors(&mut out);
         assert_eq!((n, dropped), (2, 1));

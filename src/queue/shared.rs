@@ -72,6 +72,17 @@ impl Shared {
         thread: Arc<dyn CompletionThread>,
         home: Arc<dyn Home>,
     ) -> Result<Arc<Shared>> {
+        Shared::with_parts(id, cfg, super::Parts::plain(channel), thread, home)
+    }
+
+    /// A queue built from its stages' channels (and, for a pipeline, its device slots).
+    pub(crate) fn with_parts(
+        id: u64,
+        cfg: QueueConfig,
+        parts: super::Parts,
+        thread: Arc<dyn CompletionThread>,
+        home: Arc<dyn Home>,
+    ) -> Result<Arc<Shared>> {
         cfg.validate()?;
         let reap_bell = match cfg.delivery {
             Delivery::Reap => Some(
@@ -80,7 +91,7 @@ impl Shared {
             ),
             Delivery::Callback => None,
         };
-        let engine = Engine::new(id, &cfg, channel, reap_bell, thread.wake_margin_ns());
+        let engine = Engine::new(id, &cfg, parts, reap_bell, thread.wake_margin_ns());
         let shared = Arc::new(Shared {
             id,
             cfg,

@@ -99,7 +99,6 @@ impl Timing {
         self.predictor.estimate_ns()
     }
 
-    #[cfg(test)]
     /// The request the completion thread waits for.
     pub(super) fn awaited(&self) -> u64 {
         self.wait_seq
@@ -380,7 +379,7 @@ mod tests {
     use std::time::Duration;
 
     fn ring_with(n: u64) -> Ring {
-        let mut r = Ring::new(Box::new(StubChannel::new(64)), 64);
+        let mut r = Ring::new(Box::new(StubChannel::new(64)), 64, 1);
         for t in 1..=n {
             r.schedule(req(t), 1_000 * t).unwrap();
         }

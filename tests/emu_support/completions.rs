@@ -43,6 +43,7 @@ pub const NO_COMPLETION: Completion = Completion {
     user_data: 0,
     status: Status::Ok,
     nrt_status: 0,
+    stage: None,
 };
 
 /// Wait up to `timeout_ms` for `fd` to turn readable; returns poll(2)'s result.
