@@ -43,7 +43,7 @@ mod timing;
 
 pub use config::{Delivery, QueueConfig, WaitPolicy};
 pub use handle::Queue;
-pub(crate) use request::Done;
+pub(crate) use request::{delivering_reached_device, Done};
 pub use request::{Callback, Completion};
 pub(crate) use shared::{CompletionThread, Home, Shared};
 pub(crate) use timing::WaitPlan;
