@@ -26,6 +26,7 @@ pub mod diag;
 pub(crate) mod handle;
 pub(crate) mod out;
 pub mod queue;
+pub mod pool;
 pub mod reap;
 pub mod runtime;
 pub mod stats;
