@@ -289,6 +289,8 @@ struct Slot {
     seen: u64,
     /// Its descriptor fired in the last wait.
     fd_ready: bool,
+    /// Listed in [`Ready::to_wake`].
+    listed: bool,
 }
 
 impl Slot {
@@ -319,6 +321,9 @@ struct Ready {
     slots: Vec<Slot>,
     active: Vec<usize>,
     rescan: bool,
+    /// The queues served since waiters were last woken (a pass or a delivery may have
+    /// left them something to hear, even if the queue has left the ready list since).
+    to_wake: Vec<usize>,
 }
 
 impl Ready {
@@ -328,10 +333,32 @@ impl Ready {
             slots: Vec::new(),
             active: Vec::new(),
             rescan: true,
+            to_wake: Vec::new(),
+        }
+    }
+
+    /// Remember the queues of this round for [`Ready::wake_waiters`].
+    fn list_served(&mut self) {
+        for &i in &self.active {
+            let slot = &mut self.slots[i];
+            if !slot.listed {
+                slot.listed = true;
+                self.to_wake.push(i);
+            }
+        }
+    }
+
+    /// Wake the waiters of every queue served since the last call.
+    fn wake_waiters(&mut self) {
+        for i in self.to_wake.drain(..) {
+            self.slots[i].listed = false;
+            self.queues[i].wake_waiters();
         }
     }
 
     fn reload(&mut self, queues: Vec<Arc<Shared>>) {
+        // The old list's queues may still owe their waiters a wake-up.
+        self.wake_waiters();
         self.slots = vec![Slot::default(); queues.len()];
         self.queues = queues;
         self.rescan = true;
@@ -369,9 +396,7 @@ fn run(r: Arc<ReactorShared>) {
             seen_generation = g;
         }
         ready.refresh();
-        // Waiters of the queues served this round (a queue leaving the ready list is
-        // served, and woken, in the round it leaves).
-        let served = ready.active.clone();
+        ready.list_served();
         let merged = pass_all(&mut ready, r.bell.raw(), &mut latencies);
         if r.stop.load(Ordering::SeqCst) {
             break;
@@ -382,13 +407,13 @@ fn run(r: Arc<ReactorShared>) {
             passes_unwaited += 1;
             if passes_unwaited >= 8 {
                 passes_unwaited = 0;
-                served.iter().for_each(|&i| ready.queues[i].wake_waiters());
+                ready.wake_waiters();
             }
             continue;
         }
         passes_unwaited = 0;
         // Everything this round owed to waiters is done: wake them now, before waiting.
-        served.iter().for_each(|&i| ready.queues[i].wake_waiters());
+        ready.wake_waiters();
         wait(&r, &mut ready, merged, &mut overshoot);
     }
     ready.queues.iter().for_each(|q| q.wake_waiters());
@@ -435,11 +460,9 @@ fn pass_all(ready: &mut Ready, bell: i32, latencies: &mut Vec<u64>) -> Merged {
         let mut again = pass.refill_room > 0 || pass.fatal.is_some();
         deliver(q, pass.fatal, pass.deliver, pass.refill_room, latencies);
         again |= q.changed_since(changes);
-        *slot = Slot {
-            plan: (!again).then_some(pass.wait),
-            seen: changes,
-            fd_ready: false,
-        };
+        slot.plan = (!again).then_some(pass.wait);
+        slot.seen = changes;
+        slot.fd_ready = false;
         m.again |= again;
         if q.is_active() {
             m.any_active = true;
