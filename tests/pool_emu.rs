@@ -34,9 +34,8 @@ fn load_on(lnc: u32, time_ns: u64, faults: &[&str]) -> Handle {
     let bytes = model_bytes(time_ns, faults);
     let mut m = std::ptr::null_mut();
     // SAFETY: `bytes` is alive for the call; `m` is writable.
-    let s = unsafe {
-        (lib().core.nrt_load)(bytes.as_ptr().cast(), bytes.len(), lnc as i32, 1, &mut m)
-    };
+    let s =
+        unsafe { (lib().core.nrt_load)(bytes.as_ptr().cast(), bytes.len(), lnc as i32, 1, &mut m) };
     assert_eq!(s, NRT_SUCCESS, "nrt_load on core {lnc}");
     Handle(m as usize)
 }
@@ -84,11 +83,17 @@ impl Tally {
             .filter(|&(_, k)| k != 1)
             .take(10)
             .collect();
-        assert!(bad.is_empty(), "requests not delivered exactly once (index, times): {bad:?}");
+        assert!(
+            bad.is_empty(),
+            "requests not delivered exactly once (index, times): {bad:?}"
+        );
     }
 }
 
-fn core_left_recorder() -> (Arc<Mutex<Vec<(usize, Status, u32)>>>, CoreLeftHook) {
+/// The cores that left, in order: (index, status, raw status).
+type CoresLeft = Arc<Mutex<Vec<(usize, Status, u32)>>>;
+
+fn core_left_recorder() -> (CoresLeft, CoreLeftHook) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     (
@@ -253,7 +258,10 @@ fn core_dies_mid_stream(retry_safe: bool) {
     submit_all(&pool, &io, TOTAL / 2..TOTAL);
     pool.drain(WATCHDOG).unwrap();
     let cores = pool.cores();
-    assert_eq!(cores[2].routed, routed_to_dead, "nothing went to the dead core");
+    assert_eq!(
+        cores[2].routed, routed_to_dead,
+        "nothing went to the dead core"
+    );
     for c in [0, 1, 3] {
         assert!(cores[c].routed > TOTAL / 8, "core {c}: {:?}", cores[c]);
     }
@@ -265,17 +273,28 @@ fn core_dies_mid_stream(retry_safe: bool) {
     assert_eq!(s.completed, TOTAL);
     assert_eq!(s.cores_alive, 3);
     if retry_safe {
-        assert!(failed.is_empty(), "retry-safe: every request ran somewhere: {:?}", &failed[..failed.len().min(5)]);
+        assert!(
+            failed.is_empty(),
+            "retry-safe: every request ran somewhere: {:?}",
+            &failed[..failed.len().min(5)]
+        );
         assert_eq!(tally.ok.load(Ordering::SeqCst), TOTAL);
-        assert!(s.retried >= 1, "the request that met the fault ran again: {s:?}");
+        assert!(
+            s.retried >= 1,
+            "the request that met the fault ran again: {s:?}"
+        );
         assert!(s.rerouted >= s.retried);
     } else {
         // What was on the dying core's device completes with its status: at least the
         // request that met the fault, at most what the core could hold.
-        assert!(!failed.is_empty() && failed.len() <= 17, "{} failed", failed.len());
-        assert!(failed
-            .iter()
-            .all(|c| (c.status, c.nrt_status) == (Status::QueueFailed, NRT_EXEC_UNIT_UNRECOVERABLE)));
+        assert!(
+            !failed.is_empty() && failed.len() <= 17,
+            "{} failed",
+            failed.len()
+        );
+        assert!(failed.iter().all(
+            |c| (c.status, c.nrt_status) == (Status::QueueFailed, NRT_EXEC_UNIT_UNRECOVERABLE)
+        ));
         assert_eq!(s.retried, 0);
         assert_eq!(tally.ok.load(Ordering::SeqCst), TOTAL - failed.len() as u64);
         assert_eq!(s.failed, failed.len() as u64);
@@ -365,7 +384,11 @@ fn reap_mode_delivers_each_completion_once_through_the_pool_list() {
             },
         )
         .unwrap();
-    assert_eq!(pool.cores().len(), 2, "every visible core of the default instance");
+    assert_eq!(
+        pool.cores().len(),
+        2,
+        "every visible core of the default instance"
+    );
     let io = Io::new(N as usize, 1.0);
     submit_all(&pool, &io, 0..500);
     let fd = pool.reap_fd().expect("reap mode has a descriptor");
@@ -373,7 +396,10 @@ fn reap_mode_delivers_each_completion_once_through_the_pool_list() {
     let mut out = [NO_COMPLETION; 64];
     let mut got = 0;
     while got < 500 {
-        assert!(poll_readable(fd, 10_000) > 0, "no completion within 10 s ({got} so far)");
+        assert!(
+            poll_readable(fd, 10_000) > 0,
+            "no completion within 10 s ({got} so far)"
+        );
         loop {
             let n = pool.reap(&mut out).unwrap();
             if n == 0 {
@@ -479,7 +505,11 @@ fn bad_pool_settings_are_refused_with_a_reason() {
         .err()
         .unwrap();
     assert_eq!(e.status, Status::InvalidArgument);
-    assert!(e.message.contains("/nonexistent/model.neff"), "{}", e.message);
+    assert!(
+        e.message.contains("/nonexistent/model.neff"),
+        "{}",
+        e.message
+    );
     let e = rt
         .create_pool(
             PoolModel::Bytes {

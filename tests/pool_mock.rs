@@ -5,9 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nrtq::backend::mock::{MockConfig, MockDevice};
-use nrtq::{
-    Completion, Handle, PoolConfig, PoolModel, QueueConfig, Runtime, Status, Work,
-};
+use nrtq::{Completion, Handle, PoolConfig, PoolModel, QueueConfig, Runtime, Status, Work};
 
 const WORK: Work = Work {
     input: Handle(0x10),
@@ -57,7 +55,11 @@ fn requests_that_never_reached_a_failed_core_are_rerouted_and_the_rest_complete_
     // Keep core 1 completing until everything is delivered; core 0 never completes.
     let watchdog = Instant::now() + Duration::from_secs(30);
     while log.lock().unwrap().len() < 6 {
-        assert!(Instant::now() < watchdog, "not all delivered: {:?}", log.lock().unwrap());
+        assert!(
+            Instant::now() < watchdog,
+            "not all delivered: {:?}",
+            log.lock().unwrap()
+        );
         xu1.release(1);
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -71,12 +73,18 @@ fn requests_that_never_reached_a_failed_core_are_rerouted_and_the_rest_complete_
     let failed: Vec<&Completion> = done.iter().filter(|c| c.status != Status::Ok).collect();
     assert_eq!(failed.len(), 1, "{done:?}");
     assert_eq!(failed[0].status, Status::DeadlineExceeded);
-    assert_eq!(failed[0].user_data, 0, "the first request went to core 0's device");
+    assert_eq!(
+        failed[0].user_data, 0,
+        "the first request went to core 0's device"
+    );
     assert_eq!(*left.lock().unwrap(), [(0, Status::DeadlineExceeded)]);
     let s = pool.stats();
     assert_eq!((s.rerouted, s.retried, s.failed, s.completed), (2, 0, 1, 6));
     let cores = pool.cores();
-    assert_eq!(cores[1].routed, 5, "core 1 ran its three and the two re-routed");
+    assert_eq!(
+        cores[1].routed, 5,
+        "core 1 ran its three and the two re-routed"
+    );
     assert!(!cores[0].healthy && cores[1].healthy);
     assert_eq!(xu0.issued(), 1, "nothing else reached core 0's device");
     pool.destroy(Duration::from_secs(1)).unwrap();
@@ -114,7 +122,11 @@ fn a_retry_safe_pool_reruns_what_was_on_the_failed_device_too() {
     let xu1 = dev.xu(1);
     let watchdog = Instant::now() + Duration::from_secs(30);
     while log.lock().unwrap().len() < 6 {
-        assert!(Instant::now() < watchdog, "not all delivered: {:?}", log.lock().unwrap());
+        assert!(
+            Instant::now() < watchdog,
+            "not all delivered: {:?}",
+            log.lock().unwrap()
+        );
         xu1.release(1);
         std::thread::sleep(Duration::from_millis(1));
     }

@@ -187,13 +187,12 @@ fn pool_scaling() {
 #[test]
 #[ignore = "a measurement, run by hand"]
 fn pool_failover_at_8_cores() {
-    const CORES: u32 = 8;
     const MODEL_US: u64 = 1000;
     const TOTAL: u64 = 16_000; // 2 s of work on 8 cores
     let _l = lock();
     // Core 3 dies after 600 requests (about 0.6 s into the run).
     let rt = open(&[
-        ("NRT_EMU_TOTAL_CORES", "8"),
+        ("NRT_EMU_TOTAL_CORES", "8"), // 8 cores
         ("NRT_EMU_FAULTS", "unrecoverable after=600 lnc=3"),
     ]);
     let seen: Arc<Vec<AtomicU64>> = Arc::new((0..TOTAL).map(|_| AtomicU64::new(0)).collect());
@@ -230,7 +229,10 @@ fn pool_failover_at_8_cores() {
     pool.drain(None).unwrap();
     let end = nrtq::testing::now_ns();
     let died = died_at.load(Ordering::SeqCst);
-    let once = seen.iter().filter(|a| a.load(Ordering::Relaxed) == 1).count();
+    let once = seen
+        .iter()
+        .filter(|a| a.load(Ordering::Relaxed) == 1)
+        .count();
     let s = pool.stats();
     let times = times.lock().unwrap().clone();
     let before = times.iter().filter(|&&x| x < died).count() as f64;

@@ -151,7 +151,9 @@ impl Device for NrtDevice {
             return Err(Error::nrt(
                 Status::Runtime,
                 st,
-                format!("nrt_get_visible_vnc_count failed with NRT status {st}; is libnrt initialised?"),
+                format!(
+                    "nrt_get_visible_vnc_count failed with NRT status {st}; is libnrt initialised?"
+                ),
             ));
         }
         Ok(n)

@@ -7,7 +7,9 @@ use std::ffi::{c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::completion::{nrtq_completion, nrtq_completion_fn, nrtq_completion_hook_fn, to_c, CTarget};
+use super::completion::{
+    nrtq_completion, nrtq_completion_fn, nrtq_completion_hook_fn, to_c, CTarget,
+};
 use super::handle::{box_free, box_into_handle, nrtq_queue_config, nrtq_runtime, Boxed, Castable};
 use super::handle::{try_box_mut, try_box_ref};
 use super::out::{opt_out, opt_str, try_out, try_out_slice};
@@ -341,7 +343,12 @@ fn settings(cfg: Option<&PoolSettings>) -> (PoolConfig, Option<Vec<u32>>) {
     }
 }
 
-fn create(rt: &crate::runtime::Runtime, model: PoolModel, cfg: PoolConfig, out: super::out::Out<'_, *mut nrtq_pool>) -> nrtq_status {
+fn create(
+    rt: &crate::runtime::Runtime,
+    model: PoolModel,
+    cfg: PoolConfig,
+    out: super::out::Out<'_, *mut nrtq_pool>,
+) -> nrtq_status {
     if cfg.delivery == Delivery::Reap && cfg.on_complete.is_some() {
         return fail_msg(
             Status::InvalidArgument,

@@ -143,7 +143,12 @@ impl State {
     }
 
     /// Hand `req` to core `i`'s queue.
-    fn submit_to(&mut self, i: usize, q: &Queue, req: Req) -> std::result::Result<(), (Req, Error)> {
+    fn submit_to(
+        &mut self,
+        i: usize,
+        q: &Queue,
+        req: Req,
+    ) -> std::result::Result<(), (Req, Error)> {
         let key = self.free.pop().unwrap_or_else(|| {
             self.slab.push(None);
             self.slab.len() - 1
@@ -189,7 +194,13 @@ impl State {
     }
 
     /// The only way a request leaves the pool: consumes it.
-    fn finish(&mut self, req: Req, status: Status, nrt_status: NrtStatus, error_log: usize) -> Outgoing {
+    fn finish(
+        &mut self,
+        req: Req,
+        status: Status,
+        nrt_status: NrtStatus,
+        error_log: usize,
+    ) -> Outgoing {
         let completion = Completion {
             ticket: req.ticket,
             user_data: req.user_data,
@@ -366,12 +377,10 @@ fn load_models(device: &Arc<dyn Device>, model: PoolModel) -> Result<(Vec<Handle
         PoolModel::Bytes { neff, cores } => (neff, cores),
     };
     let cores = match cores {
-        Some(c) if c.is_empty() => {
-            return Err(Error::new(
-                Status::InvalidArgument,
-                "the pool's core list is empty; pass at least one core, or none for every visible core",
-            ))
-        }
+        Some(c) if c.is_empty() => return Err(Error::new(
+            Status::InvalidArgument,
+            "the pool's core list is empty; pass at least one core, or none for every visible core",
+        )),
         Some(c) => c,
         None => (0..device.visible_cores()?).collect(),
     };
@@ -422,7 +431,12 @@ impl Inner {
 
     // ---- the application's calls ---------------------------------------------------
 
-    pub(super) fn submit(&self, work: Work, user_data: u64, callback: Option<Callback>) -> Result<u64> {
+    pub(super) fn submit(
+        &self,
+        work: Work,
+        user_data: u64,
+        callback: Option<Callback>,
+    ) -> Result<u64> {
         let mut g = self.st.lock();
         match g.phase {
             Phase::Serving => {}
@@ -477,7 +491,12 @@ impl Inner {
         t
     }
 
-    fn wait_until(&self, what: &str, deadline: Option<Instant>, cond: impl Fn(&Inner, &State) -> bool) -> Result<()> {
+    fn wait_until(
+        &self,
+        what: &str,
+        deadline: Option<Instant>,
+        cond: impl Fn(&Inner, &State) -> bool,
+    ) -> Result<()> {
         if on_a_completion_thread() {
             return Err(Error::new(
                 Status::WouldDeadlock,
@@ -498,7 +517,10 @@ impl Inner {
                 }
             };
             if timed_out && !cond(self, &g) {
-                break Err(Error::new(Status::Timeout, format!("pool {what} timed out")));
+                break Err(Error::new(
+                    Status::Timeout,
+                    format!("pool {what} timed out"),
+                ));
             }
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -564,7 +586,10 @@ impl Inner {
 
     pub(super) fn reap(&self, out: &mut [Completion]) -> Result<usize> {
         let Some(bell) = &self.reap_bell else {
-            return Err(Error::new(Status::WrongMode, "reap on a pool in callback mode"));
+            return Err(Error::new(
+                Status::WrongMode,
+                "reap on a pool in callback mode",
+            ));
         };
         let mut list = self.reap.lock();
         let n = out.len().min(list.len());
@@ -647,7 +672,7 @@ impl Inner {
         let reached_device = delivering_reached_device();
         let core = &self.cores[i];
         let n = core.completions.fetch_add(1, Ordering::Relaxed);
-        let learned = (n % LEARN_EVERY == 0 || n < 4)
+        let learned = (n.is_multiple_of(LEARN_EVERY) || n < 4)
             .then(|| core.queue.get().map(|q| q.stats().predicted_device_ns))
             .flatten();
         let mut g = self.st.lock();
@@ -695,7 +720,9 @@ impl Inner {
         g.cores[i].cap = cap;
         let mut out = Vec::new();
         while g.cores[i].outstanding < g.cores[i].cap {
-            let Some(req) = g.backlog.pop_front() else { break };
+            let Some(req) = g.backlog.pop_front() else {
+                break;
+            };
             if let Err((req, e)) = g.submit_to(i, q, req) {
                 if core_unavailable(&e) {
                     g.backlog.push_front(req);
