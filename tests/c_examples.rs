@@ -176,8 +176,14 @@ fn a_pool_serves_on_every_core_and_survives_one_dying() {
             && stdout.contains("(NRT_STATUS 101)"),
         "{stdout}"
     );
-    assert!(stdout.contains("delivered 4000 of 4000 exactly once"), "{stdout}");
-    assert!(stdout.contains("cores serving 3 of 4, pool serving"), "{stdout}");
+    assert!(
+        stdout.contains("delivered 4000 of 4000 exactly once"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cores serving 3 of 4, pool serving"),
+        "{stdout}"
+    );
     // What was on core 1's device when it died completes with the failure (at most what
     // the core held); everything else ran, with verified outputs, on the others.
     let failed: u64 = stdout
