@@ -755,132 +755,6 @@ const char *nrtq_version(void);
 nrtq_status nrtq_set_log_hook(nrtq_log_fn hook, uint32_t max_level, uint64_t user_data);
 
 /**
- * Create a queue running `model` on its logical core.
- *
- * - `rt`: the runtime (non-NULL).
- * - `model`: an `nrt_model_t *` from `nrt_load` on that runtime's libnrt (taken as
- *   `void *` so this header need not include `nrt.h`). The application keeps it loaded
- *   until the queue is destroyed.
- * - `cfg`: settings (copied), or NULL for the defaults.
- * - `out`: receives the queue on success. Release it with `nrtq_queue_destroy`.
- *
- * Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, `NRTQ_ERR_INVALID` (also for reap delivery with a
- * queue-wide completion callback or hook configured: it would never be called),
- * `NRTQ_ERR_RUNTIME` (e.g. `nrt_get_model_info` or the error-tracker creation failed),
- * `NRTQ_ERR_RESOURCE`.
- */
-nrtq_status nrtq_queue_create(const struct nrtq_runtime *rt,
-                              void *model,
-                              const struct nrtq_queue_config *cfg,
-                              struct nrtq_queue **out);
-
-/**
- * Destroy a queue: refuse new work, complete the backlog as `NRTQ_ERR_CANCELLED`, wait up
- * to `timeout_us` (negative: no limit) for the requests the device holds, deliver every
- * completion (callback mode), and release the handle.
- *
- * The handle is consumed like `free()`, whatever this returns, except `NRTQ_ERR_NULL` and
- * `NRTQ_ERR_WOULD_DEADLOCK` (the handle is then untouched and still valid): using it
- * afterwards, including a second destroy, is undefined behaviour. Nothing may use the
- * handle concurrently with this call.
- *
- * Returns `NRTQ_OK`; `NRTQ_TIMEOUT` when device-held requests were abandoned (they complete
- * as `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`: see `nrtq_completion` for when
- * their tensor sets may be freed); `NRTQ_ERR_NULL`; `NRTQ_ERR_WOULD_DEADLOCK` from a
- * callback on the completion thread. In reap mode, completions not yet reaped are
- * discarded (drain and reap first), and the reap descriptor is closed before this returns.
- */
-nrtq_status nrtq_queue_destroy(struct nrtq_queue *q, int64_t timeout_us);
-
-/**
- * Submit one execution of the queue's model on (`input`, `output`); never blocks.
- *
- * - `input`, `output`: `nrt_tensor_set_t *` of the model's inputs and outputs. They must
- *   stay alive and unmodified until the request completes (and see `nrtq_completion` for
- *   requests that complete while the device may still hold them).
- * - `callback`: called once with this request's completion, or NULL to use the queue's
- *   completion callback or hook (if any). Callback mode only: a reap-mode queue refuses a
- *   non-NULL callback with `NRTQ_ERR_INVALID`.
- * - `user_data`: any 64-bit value (a pointer, an index, a cgo handle), returned in the
- *   completion.
- * - `out_ticket`: receives the request's ticket (per queue, increasing from 1); may be NULL.
- *
- * The request goes to the device at once when there is room and nothing waits before it,
- * otherwise into the backlog. Every accepted request (`NRTQ_OK`) completes exactly once. A
- * refused submit (any other status) accepts nothing and consumes no ticket: the next
- * accepted request gets the next number.
- *
- * Returns `NRTQ_OK`; `NRTQ_BACKLOG_FULL` (not now: retry after completions);
- * `NRTQ_ERR_QUEUE_FAILED` (the queue is in its terminal failed state, whatever killed it:
- * dead execution unit, deadline or panic; the message names the raw status; recreate the
- * queue); `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the
- * request at once; nothing was accepted; the message names its `NRT_STATUS` and, when a
- * tensor set does not fit the model's tensor info, which tensor and why: missing from its
- * set, or of the wrong size); `NRTQ_ERR_INVALID` (a callback in
- * reap mode); `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
- */
-nrtq_status nrtq_queue_submit(struct nrtq_queue *q,
-                              const void *input,
-                              void *output,
-                              nrtq_completion_fn callback,
-                              uint64_t user_data,
-                              uint64_t *out_ticket);
-
-/**
- * Like `nrtq_queue_submit`, but when the backlog is full waits up to `timeout_us`
- * (negative: no limit) for room before returning `NRTQ_BACKLOG_FULL`. Called from a
- * callback on the completion thread it never waits (only that thread makes room).
- */
-nrtq_status nrtq_queue_submit_timeout(struct nrtq_queue *q,
-                                      const void *input,
-                                      void *output,
-                                      nrtq_completion_fn callback,
-                                      uint64_t user_data,
-                                      int64_t timeout_us,
-                                      uint64_t *out_ticket);
-
-/**
- * Cancel request `ticket` if it has not reached the device yet: it is taken out of the
- * backlog and completes exactly once, as `NRTQ_ERR_CANCELLED` with raw status 0, in its
- * place in submission order (its callback runs after those of earlier tickets). A request
- * already on the device cannot be recalled: `NRTQ_ERR_TOO_LATE`, and it completes with its
- * own status (as does one that has already completed).
- *
- * Returns `NRTQ_OK`, `NRTQ_ERR_TOO_LATE`, `NRTQ_ERR_UNKNOWN_TICKET` (never issued by this
- * queue), or `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
- */
-nrtq_status nrtq_queue_cancel(struct nrtq_queue *q, uint64_t ticket);
-
-/**
- * Wait up to `timeout_us` (negative: no limit; 0: just check) until request `ticket` has
- * completed and been delivered (its callback returned, or it is ready to reap). The
- * request's own status arrives with its completion, not here.
- *
- * Returns `NRTQ_OK`, `NRTQ_TIMEOUT`, `NRTQ_ERR_UNKNOWN_TICKET`, `NRTQ_ERR_NULL`, or
- * `NRTQ_ERR_WOULD_DEADLOCK` when called from a callback on the completion thread.
- */
-nrtq_status nrtq_queue_wait(struct nrtq_queue *q, uint64_t ticket, int64_t timeout_us);
-
-/**
- * Wait up to `timeout_us` (negative: no limit) until the backlog and the device are empty
- * and every completion delivered (in reap mode: ready to reap). Work submitted meanwhile
- * is waited for too. Returns `NRTQ_OK`, `NRTQ_TIMEOUT`, `NRTQ_ERR_NULL` or
- * `NRTQ_ERR_WOULD_DEADLOCK` (from a callback on the completion thread).
- */
-nrtq_status nrtq_queue_drain(struct nrtq_queue *q, int64_t timeout_us);
-
-/**
- * Whether the queue has failed terminally. Writes the failure's status
- * (`NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_PANIC`), or `NRTQ_OK` when it has
- * not failed, to `*status`, and the raw libnrt status to `*nrt_status` (may be NULL).
- * Whatever the failure's status, later submits are refused with `NRTQ_ERR_QUEUE_FAILED`.
- * Returns `NRTQ_OK` or `NRTQ_ERR_NULL`. Thread-safe.
- */
-nrtq_status nrtq_queue_failure(const struct nrtq_queue *q,
-                               nrtq_status *status,
-                               uint32_t *nrt_status);
-
-/**
  * Create a pool config with the defaults into `*out`. Free it with
  * `nrtq_pool_config_free`. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
  */
@@ -1084,6 +958,132 @@ nrtq_status nrtq_pool_cores(const struct nrtq_pool *pool,
                             size_t cap,
                             size_t *count,
                             size_t *total);
+
+/**
+ * Create a queue running `model` on its logical core.
+ *
+ * - `rt`: the runtime (non-NULL).
+ * - `model`: an `nrt_model_t *` from `nrt_load` on that runtime's libnrt (taken as
+ *   `void *` so this header need not include `nrt.h`). The application keeps it loaded
+ *   until the queue is destroyed.
+ * - `cfg`: settings (copied), or NULL for the defaults.
+ * - `out`: receives the queue on success. Release it with `nrtq_queue_destroy`.
+ *
+ * Returns `NRTQ_OK`, `NRTQ_ERR_NULL`, `NRTQ_ERR_INVALID` (also for reap delivery with a
+ * queue-wide completion callback or hook configured: it would never be called),
+ * `NRTQ_ERR_RUNTIME` (e.g. `nrt_get_model_info` or the error-tracker creation failed),
+ * `NRTQ_ERR_RESOURCE`.
+ */
+nrtq_status nrtq_queue_create(const struct nrtq_runtime *rt,
+                              void *model,
+                              const struct nrtq_queue_config *cfg,
+                              struct nrtq_queue **out);
+
+/**
+ * Destroy a queue: refuse new work, complete the backlog as `NRTQ_ERR_CANCELLED`, wait up
+ * to `timeout_us` (negative: no limit) for the requests the device holds, deliver every
+ * completion (callback mode), and release the handle.
+ *
+ * The handle is consumed like `free()`, whatever this returns, except `NRTQ_ERR_NULL` and
+ * `NRTQ_ERR_WOULD_DEADLOCK` (the handle is then untouched and still valid): using it
+ * afterwards, including a second destroy, is undefined behaviour. Nothing may use the
+ * handle concurrently with this call.
+ *
+ * Returns `NRTQ_OK`; `NRTQ_TIMEOUT` when device-held requests were abandoned (they complete
+ * as `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`: see `nrtq_completion` for when
+ * their tensor sets may be freed); `NRTQ_ERR_NULL`; `NRTQ_ERR_WOULD_DEADLOCK` from a
+ * callback on the completion thread. In reap mode, completions not yet reaped are
+ * discarded (drain and reap first), and the reap descriptor is closed before this returns.
+ */
+nrtq_status nrtq_queue_destroy(struct nrtq_queue *q, int64_t timeout_us);
+
+/**
+ * Submit one execution of the queue's model on (`input`, `output`); never blocks.
+ *
+ * - `input`, `output`: `nrt_tensor_set_t *` of the model's inputs and outputs. They must
+ *   stay alive and unmodified until the request completes (and see `nrtq_completion` for
+ *   requests that complete while the device may still hold them).
+ * - `callback`: called once with this request's completion, or NULL to use the queue's
+ *   completion callback or hook (if any). Callback mode only: a reap-mode queue refuses a
+ *   non-NULL callback with `NRTQ_ERR_INVALID`.
+ * - `user_data`: any 64-bit value (a pointer, an index, a cgo handle), returned in the
+ *   completion.
+ * - `out_ticket`: receives the request's ticket (per queue, increasing from 1); may be NULL.
+ *
+ * The request goes to the device at once when there is room and nothing waits before it,
+ * otherwise into the backlog. Every accepted request (`NRTQ_OK`) completes exactly once. A
+ * refused submit (any other status) accepts nothing and consumes no ticket: the next
+ * accepted request gets the next number.
+ *
+ * Returns `NRTQ_OK`; `NRTQ_BACKLOG_FULL` (not now: retry after completions);
+ * `NRTQ_ERR_QUEUE_FAILED` (the queue is in its terminal failed state, whatever killed it:
+ * dead execution unit, deadline or panic; the message names the raw status; recreate the
+ * queue); `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the
+ * request at once; nothing was accepted; the message names its `NRT_STATUS` and, when a
+ * tensor set does not fit the model's tensor info, which tensor and why: missing from its
+ * set, or of the wrong size); `NRTQ_ERR_INVALID` (a callback in
+ * reap mode); `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
+ */
+nrtq_status nrtq_queue_submit(struct nrtq_queue *q,
+                              const void *input,
+                              void *output,
+                              nrtq_completion_fn callback,
+                              uint64_t user_data,
+                              uint64_t *out_ticket);
+
+/**
+ * Like `nrtq_queue_submit`, but when the backlog is full waits up to `timeout_us`
+ * (negative: no limit) for room before returning `NRTQ_BACKLOG_FULL`. Called from a
+ * callback on the completion thread it never waits (only that thread makes room).
+ */
+nrtq_status nrtq_queue_submit_timeout(struct nrtq_queue *q,
+                                      const void *input,
+                                      void *output,
+                                      nrtq_completion_fn callback,
+                                      uint64_t user_data,
+                                      int64_t timeout_us,
+                                      uint64_t *out_ticket);
+
+/**
+ * Cancel request `ticket` if it has not reached the device yet: it is taken out of the
+ * backlog and completes exactly once, as `NRTQ_ERR_CANCELLED` with raw status 0, in its
+ * place in submission order (its callback runs after those of earlier tickets). A request
+ * already on the device cannot be recalled: `NRTQ_ERR_TOO_LATE`, and it completes with its
+ * own status (as does one that has already completed).
+ *
+ * Returns `NRTQ_OK`, `NRTQ_ERR_TOO_LATE`, `NRTQ_ERR_UNKNOWN_TICKET` (never issued by this
+ * queue), or `NRTQ_ERR_NULL`. Safe from any thread, including from callbacks.
+ */
+nrtq_status nrtq_queue_cancel(struct nrtq_queue *q, uint64_t ticket);
+
+/**
+ * Wait up to `timeout_us` (negative: no limit; 0: just check) until request `ticket` has
+ * completed and been delivered (its callback returned, or it is ready to reap). The
+ * request's own status arrives with its completion, not here.
+ *
+ * Returns `NRTQ_OK`, `NRTQ_TIMEOUT`, `NRTQ_ERR_UNKNOWN_TICKET`, `NRTQ_ERR_NULL`, or
+ * `NRTQ_ERR_WOULD_DEADLOCK` when called from a callback on the completion thread.
+ */
+nrtq_status nrtq_queue_wait(struct nrtq_queue *q, uint64_t ticket, int64_t timeout_us);
+
+/**
+ * Wait up to `timeout_us` (negative: no limit) until the backlog and the device are empty
+ * and every completion delivered (in reap mode: ready to reap). Work submitted meanwhile
+ * is waited for too. Returns `NRTQ_OK`, `NRTQ_TIMEOUT`, `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_WOULD_DEADLOCK` (from a callback on the completion thread).
+ */
+nrtq_status nrtq_queue_drain(struct nrtq_queue *q, int64_t timeout_us);
+
+/**
+ * Whether the queue has failed terminally. Writes the failure's status
+ * (`NRTQ_ERR_QUEUE_FAILED`, `NRTQ_ERR_DEADLINE`, `NRTQ_ERR_PANIC`), or `NRTQ_OK` when it has
+ * not failed, to `*status`, and the raw libnrt status to `*nrt_status` (may be NULL).
+ * Whatever the failure's status, later submits are refused with `NRTQ_ERR_QUEUE_FAILED`.
+ * Returns `NRTQ_OK` or `NRTQ_ERR_NULL`. Thread-safe.
+ */
+nrtq_status nrtq_queue_failure(const struct nrtq_queue *q,
+                               nrtq_status *status,
+                               uint32_t *nrt_status);
 
 /**
  * Reap mode: a descriptor that is readable while completions wait to be reaped, for

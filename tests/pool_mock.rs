@@ -141,3 +141,55 @@ fn a_retry_safe_pool_reruns_what_was_on_the_failed_device_too() {
     assert_eq!(pool.cores()[1].routed, 6);
     pool.destroy(Duration::from_secs(1)).unwrap();
 }
+
+#[test]
+fn a_full_pool_backlog_says_not_now_and_accepts_nothing() {
+    for backlog in [0usize, 2] {
+        let dev = MockDevice::new(MockConfig {
+            manual: true,
+            hw_depth: 1,
+            ..MockConfig::default()
+        });
+        let rt = Runtime::with_device(dev.clone()).unwrap();
+        let log: Arc<Mutex<Vec<Completion>>> = Arc::default();
+        let l = log.clone();
+        let pool = rt
+            .create_pool(
+                PoolModel::Loaded(vec![Handle(1)]),
+                PoolConfig {
+                    queue: QueueConfig {
+                        depth: 1,
+                        max_depth: 1,
+                        ..QueueConfig::default()
+                    },
+                    backlog,
+                    on_complete: Some(Arc::new(move |c: &Completion| l.lock().unwrap().push(*c))),
+                    ..PoolConfig::default()
+                },
+            )
+            .unwrap();
+        // One goes straight to the core (it has room for one), `backlog` wait in the pool.
+        for k in 0..=backlog as u64 {
+            assert_eq!(pool.submit(WORK, k, None).unwrap(), k + 1);
+        }
+        let e = pool.submit(WORK, 99, None).unwrap_err();
+        assert_eq!(e.status, Status::BacklogFull, "{}", e.message);
+        assert_eq!(
+            pool.stats().submitted,
+            backlog as u64 + 1,
+            "a refusal takes no ticket"
+        );
+        let xu = dev.xu(0);
+        let watchdog = Instant::now() + Duration::from_secs(30);
+        while log.lock().unwrap().len() <= backlog {
+            assert!(Instant::now() < watchdog, "not all delivered");
+            xu.release(1);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        pool.drain(Some(Duration::from_secs(10))).unwrap();
+        let mut keys: Vec<u64> = log.lock().unwrap().iter().map(|c| c.user_data).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, (0..=backlog as u64).collect::<Vec<_>>());
+        pool.destroy(Duration::from_secs(1)).unwrap();
+    }
+}

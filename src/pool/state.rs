@@ -454,15 +454,6 @@ impl Inner {
                 return Err(Error::new(Status::Closed, "the pool is being destroyed"))
             }
         }
-        if g.backlog.len() >= self.cfg.backlog {
-            return Err(Error::new(
-                Status::BacklogFull,
-                format!(
-                    "the pool backlog is full ({} requests); retry after completions",
-                    self.cfg.backlog
-                ),
-            ));
-        }
         let ticket = g.next_ticket;
         let mut req = Req {
             ticket,
@@ -479,6 +470,16 @@ impl Inner {
                     Err((_, e)) => return Err(e),
                 }
             }
+        }
+        if g.backlog.len() >= self.cfg.backlog {
+            return Err(Error::new(
+                Status::BacklogFull,
+                format!(
+                    "the pool backlog is full ({} requests) and no core has room; retry after \
+                     completions",
+                    self.cfg.backlog
+                ),
+            ));
         }
         g.backlog.push_back(req);
         Ok(self.accepted(&mut g))
