@@ -222,7 +222,7 @@ fn a_pool_through_the_c_api_serves_and_refuses_what_it_cannot_do() {
     nrtq_pool_config_free(cfg);
     let pool = out;
     let io = Io::new(16, 1.0);
-    let (input, output) = (io.inputs as *const c_void, io.outputs as *mut c_void);
+    let (input, output) = (io.inputs as *const c_void, io.outputs);
     expect(
         nrtq_pool_submit(pool, input, output, Some(on_done), 0, null_mut()),
         NRTQ_ERR_INVALID,
