@@ -121,6 +121,112 @@ fn run(cores: u32, model_us: u64, seconds: f64) -> Run {
     }
 }
 
+/// What users write today: one thread per core, each running a refill loop over its own
+/// core (`depth` in flight, one counter read per pass, then `sleep(1 µs)` — the vendor
+/// example's `usleep(1)` — or a busy retry). It drives nrtq's own thin channel over
+/// `nrta_execute_schedule` / `nrta_get_sequence` (the raw calls, no queue engine, no
+/// completion thread). Submits for `seconds` of wall time, then drains.
+fn thread_per_core(cores: u32, model_us: u64, seconds: f64, spin: bool) -> Run {
+    use nrtq::backend::nrt::NrtDevice;
+    use nrtq::backend::{Device, Refusal};
+    let _l = lock();
+    std::env::set_var("NRT_EMU_TOTAL_CORES", cores.to_string());
+    let dev = NrtDevice::load(Some(&library()), true).expect("load the emulator");
+    std::env::remove_var("NRT_EMU_TOTAL_CORES");
+    let bytes = model(model_us, &[]);
+    let models: Vec<_> = (0..cores)
+        .map(|c| dev.load_model(&bytes, c).unwrap())
+        .collect();
+    let io = Io::new(16, 1.0);
+    let work = io.work();
+    const DEPTH: usize = 4;
+    let cpu0 = nrtq::testing::process_cpu_ns();
+    let threads0 = thread_cpu_ms();
+    let t0 = Instant::now();
+    let stop = t0 + Duration::from_secs_f64(seconds);
+    let done: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = models
+            .iter()
+            .map(|&m| {
+                let dev = &dev;
+                std::thread::Builder::new()
+                    .name("bench-thread-per-core".into())
+                    .spawn_scoped(scope, move || {
+                        let mut ch = dev.open_channel(m, DEPTH).unwrap();
+                        let mut free: Vec<usize> = (0..DEPTH).collect();
+                        let mut in_flight = std::collections::VecDeque::new();
+                        let mut completed = 0u64;
+                        loop {
+                            let open = Instant::now() < stop;
+                            while open {
+                                let Some(&slot) = free.last() else { break };
+                                match ch.schedule(&work, slot) {
+                                    Ok(seq) => {
+                                        free.pop();
+                                        in_flight.push_back((seq, slot));
+                                    }
+                                    Err(Refusal::Full) => break,
+                                    Err(e) => panic!("schedule: {e:?}"),
+                                }
+                            }
+                            if in_flight.is_empty() && !open {
+                                break;
+                            }
+                            let upto = ch.completed().unwrap();
+                            ch.collect_errors();
+                            let mut retired = 0;
+                            while let Some(&(seq, slot)) = in_flight.front() {
+                                if seq > upto {
+                                    break;
+                                }
+                                let _ = ch.status(seq, slot);
+                                in_flight.pop_front();
+                                free.push(slot);
+                                retired += 1;
+                            }
+                            completed += retired;
+                            if retired == 0 {
+                                if spin {
+                                    std::hint::spin_loop();
+                                } else {
+                                    std::thread::sleep(Duration::from_micros(1));
+                                }
+                            }
+                        }
+                        completed
+                    })
+                    .unwrap()
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = nrtq::testing::process_cpu_ns() - cpu0;
+    let threads = thread_cpu_ms();
+    let total: u64 = done.iter().sum();
+    let per_req = |name: &str| {
+        let ms = threads.get(name).copied().unwrap_or(0) - threads0.get(name).copied().unwrap_or(0);
+        ms as f64 * 1000.0 / total.max(1) as f64
+    };
+    let emulator_us = per_req("nrt-emu-release");
+    for m in models {
+        dev.unload_model(m);
+    }
+    drop(io);
+    dev.shutdown();
+    let ideal = cores as f64 * 1e6 / model_us as f64;
+    let rate = total as f64 / wall;
+    Run {
+        rate,
+        ideal_pct: 100.0 * rate / ideal,
+        worst_util_pct: 100.0 * *done.iter().min().unwrap() as f64 * model_us as f64 / 1e6 / wall,
+        cpu_us: cpu as f64 / total.max(1) as f64 / 1000.0,
+        completion_us: 0.0,
+        emulator_us,
+        submitter_us: 0.0,
+    }
+}
+
 fn env_list(name: &str, default: &str) -> Vec<u64> {
     std::env::var(name)
         .unwrap_or(default.into())
@@ -151,35 +257,44 @@ fn pool_scaling() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
-    let mut results: BTreeMap<(u64, u64), Vec<Run>> = BTreeMap::new();
+    let patterns: Vec<String> = std::env::var("POOL_PATTERNS")
+        .unwrap_or("nrtq-pool,thread-per-core-poll,thread-per-core-spin".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let mut results: BTreeMap<(String, u64, u64), Vec<Run>> = BTreeMap::new();
     // Interleaved: every case once, then every case again, so a noisy minute on the
     // shared machine spreads over the cases instead of spoiling one.
     for _ in 0..repeat {
         for &m in &models {
             for &c in &cores {
-                let r = run(c as u32, m, seconds);
-                results.entry((m, c)).or_default().push(r);
+                for p in &patterns {
+                    let r = match p.as_str() {
+                        "nrtq-pool" => run(c as u32, m, seconds),
+                        "thread-per-core-poll" => thread_per_core(c as u32, m, seconds, false),
+                        "thread-per-core-spin" => thread_per_core(c as u32, m, seconds, true),
+                        other => panic!("unknown pattern {other}"),
+                    };
+                    results.entry((p.clone(), m, c)).or_default().push(r);
+                }
             }
         }
     }
     println!(
-        "\n| model | cores | req/s | % of cores ÷ model time | worst core busy % | CPU/req µs (process) | completion thread µs/req | emulator release µs/req | submitter µs/req |"
+        "\n| pattern | model | cores | req/s | % of cores ÷ model time | worst core busy % | CPU/req µs (process) | completion thread µs/req | emulator release µs/req | submitter µs/req |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for &m in &models {
-        for &c in &cores {
-            let runs = &results[&(m, c)];
-            println!(
-                "| {m} µs | {c} | {} | {} | {} | {} | {} | {} | {} |",
-                spread(runs, |r| r.rate, 0),
-                spread(runs, |r| r.ideal_pct, 1),
-                spread(runs, |r| r.worst_util_pct, 1),
-                spread(runs, |r| r.cpu_us, 2),
-                spread(runs, |r| r.completion_us, 2),
-                spread(runs, |r| r.emulator_us, 2),
-                spread(runs, |r| r.submitter_us, 2),
-            );
-        }
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for ((p, m, c), runs) in &results {
+        println!(
+            "| {p} | {m} µs | {c} | {} | {} | {} | {} | {} | {} | {} |",
+            spread(runs, |r| r.rate, 0),
+            spread(runs, |r| r.ideal_pct, 1),
+            spread(runs, |r| r.worst_util_pct, 1),
+            spread(runs, |r| r.cpu_us, 2),
+            spread(runs, |r| r.completion_us, 2),
+            spread(runs, |r| r.emulator_us, 2),
+            spread(runs, |r| r.submitter_us, 2),
+        );
     }
     println!("(n = {repeat} runs per case, median (min–max))");
 }
