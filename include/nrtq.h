@@ -299,6 +299,35 @@ typedef uint32_t nrtq_log_level;
 #endif // __cplusplus
 
 /**
+ * Where a pool is in its life (`nrtq_pool_state`).
+ */
+enum nrtq_pool_state_t
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * At least one core serves.
+   */
+  NRTQ_POOL_SERVING = 0,
+  /**
+   * Every core has left: submits are refused with `NRTQ_ERR_QUEUE_FAILED`.
+   */
+  NRTQ_POOL_FAILED = 1,
+  /**
+   * Being destroyed.
+   */
+  NRTQ_POOL_CLOSED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum nrtq_pool_state_t nrtq_pool_state_t;
+#else
+typedef uint32_t nrtq_pool_state_t;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Settings of a pipeline beside its queue settings, built with setters: device slots
  * and the bindings of chained models.
  *
@@ -306,6 +335,35 @@ typedef uint32_t nrtq_log_level;
  * `nrtq_pipeline_create` copies it. Not safe for concurrent mutation.
  */
 typedef struct nrtq_pipeline_config nrtq_pipeline_config;
+
+/**
+ * A pool: one model on a set of NeuronCores behind one submit.
+ *
+ * Each core runs an nrtq queue that pulls from the pool's backlog as its device makes
+ * room; a submit finding the backlog empty goes straight to the core expected to finish
+ * it soonest (its requests outstanding × its learned device time), so a slow or busy
+ * core gets less. When a core's execution unit dies, the core leaves the pool (the
+ * core-left callback says which and why) and the pool serves on with the others:
+ * requests that never reached the dead core's device run elsewhere; those that had
+ * complete with its status, or run again elsewhere when the pool was marked
+ * retry-safe. Every accepted request completes exactly once. When the last core is
+ * gone the pool fails terminally (`nrtq_pool_state`), completing what it held.
+ *
+ * Created by `nrtq_pool_create` or `nrtq_pool_create_with_models`, released by
+ * `nrtq_pool_destroy`, which consumes the handle unless it refuses with `NRTQ_ERR_NULL`
+ * or `NRTQ_ERR_WOULD_DEADLOCK`. Every other function may be called from any number of
+ * threads at once. Methods: `nrtq_pool_submit`, `nrtq_pool_drain`, `nrtq_pool_reap`,
+ * `nrtq_pool_reap_fd`, `nrtq_pool_errors`, `nrtq_pool_state`, `nrtq_pool_stats`,
+ * `nrtq_pool_cores`, `nrtq_pool_destroy`.
+ */
+typedef struct nrtq_pool nrtq_pool;
+
+/**
+ * Settings for a pool, built with setters. Created by `nrtq_pool_config_new` with the
+ * defaults documented on each setter, released by `nrtq_pool_config_free`; the create
+ * functions copy it. Not safe for concurrent mutation.
+ */
+typedef struct nrtq_pool_config nrtq_pool_config;
 
 /**
  * An auto-refilling queue for one model on its logical core's COMPUTE execution unit.
@@ -510,6 +568,108 @@ typedef struct nrtq_stage_stats {
    */
   uint64_t predicted_ns;
 } nrtq_stage_stats;
+
+/**
+ * Called once, on a completion thread, when core `core` (its index in the pool: the
+ * order of the core list or of the models given) leaves the pool: `status` is
+ * `NRTQ_ERR_QUEUE_FAILED` (dead execution unit), `NRTQ_ERR_DEADLINE` or
+ * `NRTQ_ERR_PANIC`, `nrt_status` the raw libnrt status. The same restrictions as a
+ * completion callback (it must not destroy, wait on or drain the pool; must not throw).
+ */
+typedef void (*nrtq_core_left_fn)(uint32_t core,
+                                  nrtq_status status,
+                                  uint32_t nrt_status,
+                                  uint64_t user_data);
+
+/**
+ * Pool-wide counters. `struct_size` works as in `nrtq_stats`: set it to
+ * `sizeof(nrtq_pool_counts)`; the library fills only whole fields within it and writes
+ * back how many bytes it filled. Fields are only ever appended.
+ */
+typedef struct nrtq_pool_counts {
+  /**
+   * In: the size of this struct as the caller knows it. Out: the bytes filled.
+   */
+  uint64_t struct_size;
+  /**
+   * Requests accepted.
+   */
+  uint64_t submitted;
+  /**
+   * Requests delivered, any status.
+   */
+  uint64_t completed;
+  /**
+   * Delivered with an error other than cancellation.
+   */
+  uint64_t failed;
+  /**
+   * Delivered as cancelled.
+   */
+  uint64_t cancelled;
+  /**
+   * Requests moved off a failed core to another.
+   */
+  uint64_t rerouted;
+  /**
+   * Of those, requests that had reached the failed core's device (retry-safe pools).
+   */
+  uint64_t retried;
+  /**
+   * In the pool backlog now.
+   */
+  uint64_t backlog;
+  /**
+   * On the cores now.
+   */
+  uint64_t outstanding;
+  /**
+   * Cores still serving.
+   */
+  uint64_t cores_alive;
+  /**
+   * Cores at creation.
+   */
+  uint64_t cores;
+} nrtq_pool_counts;
+
+/**
+ * One core of a pool (`nrtq_pool_cores`). Fixed layout.
+ */
+typedef struct nrtq_pool_core {
+  /**
+   * Index in the pool.
+   */
+  uint32_t index;
+  /**
+   * 1 while the core serves, 0 once it has left.
+   */
+  uint32_t healthy;
+  /**
+   * Why it left (`NRTQ_OK` while healthy).
+   */
+  uint32_t status;
+  /**
+   * The raw libnrt status behind `status`.
+   */
+  uint32_t nrt_status;
+  /**
+   * Requests the pool handed to this core (re-runs included).
+   */
+  uint64_t routed;
+  /**
+   * Requests on the core now.
+   */
+  uint64_t outstanding;
+  /**
+   * Requests the core's queue completed, any status.
+   */
+  uint64_t completed;
+  /**
+   * The core's learned device time per request, ns (0 before it is learned).
+   */
+  uint64_t device_ns;
+} nrtq_pool_core;
 
 /**
  * A queue's counters and latency percentiles.
@@ -862,6 +1022,211 @@ nrtq_status nrtq_queue_stage_stats(const struct nrtq_queue *q,
                                    struct nrtq_stage_stats *out,
                                    size_t cap,
                                    size_t *count);
+
+/**
+ * Create a pool config with the defaults into `*out`. Free it with
+ * `nrtq_pool_config_free`. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_pool_config_new(struct nrtq_pool_config **out);
+
+/**
+ * Free a pool config. NULL is accepted and ignored.
+ */
+void nrtq_pool_config_free(struct nrtq_pool_config *cfg);
+
+/**
+ * The settings of each core's queue (depth, wait policy, deadline…), copied from
+ * `queue_cfg` (default: `nrtq_queue_config_new`'s). Its delivery mode is ignored (the
+ * pool's applies). Refused with `NRTQ_ERR_INVALID` when it carries a completion, refill
+ * or fatal callback: the pool installs its own on each core (use the pool's completion
+ * hook and core-left callback instead). Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_INVALID`.
+ */
+nrtq_status nrtq_pool_config_set_queue_config(struct nrtq_pool_config *cfg,
+                                              const struct nrtq_queue_config *queue_cfg);
+
+/**
+ * The logical cores `nrtq_pool_create` loads the model on: `cores[0..n]`, each at most
+ * once. `(NULL, 0)` (the default) means every core the process sees. Ignored by
+ * `nrtq_pool_create_with_models`. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` (`cfg`, or `cores`
+ * with `n` > 0) or `NRTQ_ERR_INVALID` (a core listed twice, or more than 4096).
+ */
+nrtq_status nrtq_pool_config_set_cores(struct nrtq_pool_config *cfg,
+                                       const uint32_t *cores,
+                                       size_t n);
+
+/**
+ * Requests the pool backlog holds before `nrtq_pool_submit` says `NRTQ_BACKLOG_FULL`,
+ * at most 2^24 (default 4096). Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+ */
+nrtq_status nrtq_pool_config_set_backlog(struct nrtq_pool_config *cfg, uint32_t backlog);
+
+/**
+ * Delivery mode, an `nrtq_delivery` (default `NRTQ_DELIVERY_CALLBACK`). In reap mode
+ * completions wait in the pool for `nrtq_pool_reap`, and a completion hook or a
+ * per-request callback is refused. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_INVALID`.
+ */
+nrtq_status nrtq_pool_config_set_delivery(struct nrtq_pool_config *cfg, uint32_t delivery);
+
+/**
+ * Mark the pool's requests safe to run twice (default false): a request that was on a
+ * core's device when the core died then runs again on another core instead of
+ * completing with the core's failure. Each request is still delivered exactly once.
+ * Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_pool_config_set_retry_safe(struct nrtq_pool_config *cfg, bool retry_safe);
+
+/**
+ * Completion threads serving the pool's cores, 1–256 (default 1: the runtime's own
+ * thread serves every core). More split the cores between them, round robin; the extra
+ * threads belong to the pool and stop when it is destroyed. Returns `NRTQ_OK`,
+ * `NRTQ_ERR_NULL` or `NRTQ_ERR_INVALID`.
+ */
+nrtq_status nrtq_pool_config_set_completion_threads(struct nrtq_pool_config *cfg, uint32_t threads);
+
+/**
+ * The pool-wide completion hook (callback mode), called as `hook(completion,
+ * user_data)` for requests submitted with a NULL callback; NULL removes it. The
+ * completion's `ticket` is the pool ticket. Runs on a completion thread; the same
+ * contract as `nrtq_completion_fn` (it may submit to the pool; it must not destroy,
+ * wait on or drain it). Returns `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
+ */
+nrtq_status nrtq_pool_config_set_completion_hook(struct nrtq_pool_config *cfg,
+                                                 nrtq_completion_hook_fn hook,
+                                                 uint64_t user_data);
+
+/**
+ * The core-left callback and its `user_data` (see `nrtq_core_left_fn`); NULL removes
+ * it. Returns `NRTQ_OK` or `NRTQ_ERR_NULL` (`cfg`).
+ */
+nrtq_status nrtq_pool_config_set_core_left_callback(struct nrtq_pool_config *cfg,
+                                                    nrtq_core_left_fn callback,
+                                                    uint64_t user_data);
+
+/**
+ * Create a pool that loads the model file `path` (a NEFF) on each core of the config's
+ * core list (default: every core the process sees) and unloads it at destroy.
+ *
+ * - `rt`: the runtime (non-NULL); `cfg`: settings (copied), or NULL for the defaults.
+ * - `out`: receives the pool. Release it with `nrtq_pool_destroy`.
+ *
+ * Returns `NRTQ_OK`; `NRTQ_ERR_NULL`; `NRTQ_ERR_INVALID` (the file cannot be read, the
+ * path is not UTF-8, reap delivery with a completion hook, or the process sees no core);
+ * `NRTQ_ERR_RUNTIME` (`nrt_load` failed on a core: the message names it and the
+ * `NRT_STATUS`; nothing is left loaded); `NRTQ_ERR_RESOURCE`.
+ */
+nrtq_status nrtq_pool_create(const struct nrtq_runtime *rt,
+                             const char *path,
+                             const struct nrtq_pool_config *cfg,
+                             struct nrtq_pool **out);
+
+/**
+ * Create a pool over models the application loaded: `models[0..n]`, one
+ * `nrt_model_t *` per core (the same model on different cores), kept loaded by the
+ * application until the pool is destroyed. Core `i` of the pool is `models[i]`. The
+ * config's core list is ignored. Returns as `nrtq_pool_create`, with `NRTQ_ERR_NULL`
+ * also for a NULL model and `NRTQ_ERR_INVALID` for `n` = 0.
+ */
+nrtq_status nrtq_pool_create_with_models(const struct nrtq_runtime *rt,
+                                         void *const *models,
+                                         size_t n,
+                                         const struct nrtq_pool_config *cfg,
+                                         struct nrtq_pool **out);
+
+/**
+ * Destroy a pool: refuse new work, complete its backlog as `NRTQ_ERR_CANCELLED`,
+ * destroy each core's queue (waiting up to `timeout_us` each, negative: no limit, for
+ * what its device holds), deliver every completion, unload the models
+ * `nrtq_pool_create` loaded, stop the pool's extra completion threads, and release the
+ * handle. The handle is consumed unless this returns `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_WOULD_DEADLOCK` (from a callback on a completion thread). Returns `NRTQ_OK`,
+ * or `NRTQ_TIMEOUT` when requests had to be abandoned on a device (they complete as
+ * `NRTQ_ERR_CANCELLED` with raw status `NRT_TIMEOUT`).
+ */
+nrtq_status nrtq_pool_destroy(struct nrtq_pool *pool, int64_t timeout_us);
+
+/**
+ * Submit one execution of the pool's model on (`input`, `output`), tensor sets usable
+ * on every core of the pool; never blocks. `callback`: called once with this request's
+ * completion, or NULL for the pool's completion hook (callback mode; refused with
+ * `NRTQ_ERR_INVALID` in reap mode). `out_ticket` (may be NULL): the pool ticket.
+ *
+ * Returns `NRTQ_OK` (the request completes exactly once); `NRTQ_BACKLOG_FULL` (not
+ * now); `NRTQ_ERR_QUEUE_FAILED` (every core has left; recreate the pool);
+ * `NRTQ_ERR_CLOSED` (being destroyed); `NRTQ_ERR_RUNTIME` (libnrt refused the request
+ * at once; nothing accepted); `NRTQ_ERR_INVALID`; `NRTQ_ERR_NULL`. Safe from any thread,
+ * including callbacks.
+ */
+nrtq_status nrtq_pool_submit(const struct nrtq_pool *pool,
+                             const void *input,
+                             void *output,
+                             nrtq_completion_fn callback,
+                             uint64_t user_data,
+                             uint64_t *out_ticket);
+
+/**
+ * Wait up to `timeout_us` (negative: no limit) until every request accepted so far has
+ * been delivered. Returns `NRTQ_OK`, `NRTQ_TIMEOUT`, `NRTQ_ERR_NULL` or
+ * `NRTQ_ERR_WOULD_DEADLOCK` (from a callback on a completion thread).
+ */
+nrtq_status nrtq_pool_drain(const struct nrtq_pool *pool, int64_t timeout_us);
+
+/**
+ * Reap mode: move up to `cap` completions, oldest first, into `out[0..*count]`; never
+ * blocks. Each completion is returned exactly once. Returns `NRTQ_OK`, `NRTQ_ERR_NULL`
+ * (`pool`, `count`, or `out` with `cap` > 0) or `NRTQ_ERR_WRONG_MODE` (callback mode).
+ */
+nrtq_status nrtq_pool_reap(const struct nrtq_pool *pool,
+                           struct nrtq_completion *out,
+                           size_t cap,
+                           size_t *count);
+
+/**
+ * Reap mode: a descriptor readable while completions wait (a hint: after it fires, call
+ * `nrtq_pool_reap` until it returns 0). Owned by the pool (never close it); valid until
+ * the pool is destroyed. Returns `NRTQ_OK`, `NRTQ_ERR_NULL` or `NRTQ_ERR_WRONG_MODE`.
+ */
+nrtq_status nrtq_pool_reap_fd(const struct nrtq_pool *pool, int *fd);
+
+/**
+ * Drain up to `cap` of the pool's most recent failed completions (oldest first) into
+ * `out[0..*count]`; `*dropped` (may be NULL) receives how many were dropped because the
+ * log was full. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_pool_errors(const struct nrtq_pool *pool,
+                             struct nrtq_completion *out,
+                             size_t cap,
+                             size_t *count,
+                             uint64_t *dropped);
+
+/**
+ * Where the pool is in its life: writes an `nrtq_pool_state_t` to `*state`, and, when
+ * it has failed, the last core's status and raw libnrt status to `*status` and
+ * `*nrt_status` (`NRTQ_OK` and 0 otherwise; both may be NULL). Returns `NRTQ_OK` or
+ * `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_pool_state(const struct nrtq_pool *pool,
+                            uint32_t *state,
+                            nrtq_status *status,
+                            uint32_t *nrt_status);
+
+/**
+ * Fill `*stats` and write back `stats->struct_size` (see `nrtq_pool_counts`). Returns
+ * `NRTQ_OK`, `NRTQ_ERR_NULL`, or `NRTQ_ERR_INVALID` when `struct_size` is below 8.
+ */
+nrtq_status nrtq_pool_stats(const struct nrtq_pool *pool, struct nrtq_pool_counts *stats);
+
+/**
+ * List the pool's cores with their health: up to `cap` entries into `out[0..*count]`,
+ * in pool order; `*total` (may be NULL) receives how many cores the pool has, so
+ * `(NULL, 0)` asks for the size. Returns `NRTQ_OK` or `NRTQ_ERR_NULL`.
+ */
+nrtq_status nrtq_pool_cores(const struct nrtq_pool *pool,
+                            struct nrtq_pool_core *out,
+                            size_t cap,
+                            size_t *count,
+                            size_t *total);
 
 /**
  * Create a queue running `model` on its logical core.

@@ -11,6 +11,7 @@ pub mod backend;
 #[deny(missing_docs)]
 pub mod ffi;
 pub mod log;
+pub mod pool;
 pub mod predict;
 pub mod queue;
 mod reactor;
@@ -21,6 +22,7 @@ mod sys;
 pub mod trace;
 
 pub use backend::{Generation, Handle, Work};
+pub use pool::{CoreInfo, Pool, PoolConfig, PoolModel, PoolState, PoolStats};
 pub use queue::{Callback, Completion, Delivery, Queue, QueueConfig, WaitPolicy};
 pub use queue::{
     HostInput, HostOutput, Link, PipelineConfig, Stage, StageStats, TensorKey, TensorRef,

@@ -278,22 +278,126 @@ impl Merged {
     }
 }
 
+/// What the thread remembers of one queue between rounds: the plan of its last pass, so
+/// that a round passes only the queues with something to do and merges the others' plans
+/// as they were.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The wait plan of the queue's last pass; `None`: pass it next round.
+    plan: Option<WaitPlan>,
+    /// The queue's change counter when that plan was made.
+    seen: u64,
+    /// Its descriptor fired in the last wait.
+    fd_ready: bool,
+    /// Listed in [`Ready::to_wake`].
+    listed: bool,
+}
+
+impl Slot {
+    /// Whether the queue must be passed now: never passed, its descriptor fired, its
+    /// timer or spin window is due, a plan with nothing to wait on, or something changed
+    /// it outside a pass since.
+    fn due(&self, q: &Shared, now: u64) -> bool {
+        let Some(p) = self.plan else { return true };
+        self.fd_ready
+            || p.wake_at.is_some_and(|t| t <= now)
+            || p.spin.is_some_and(|(from, _)| from <= now)
+            || (p.fd.is_none() && p.wake_at.is_none() && p.spin.is_none())
+            || q.changed_since(self.seen)
+    }
+}
+
+/// The thread's view of its queues: every registered queue (reloaded when the registry
+/// changes), and the ready list, the ones it currently serves. A round visits only the
+/// ready list, and passes only those of its queues that are due (descriptor fired, timer
+/// or spin window reached, changed since their last pass); the others keep the plan of
+/// their last pass. An idle queue joins the list when it wakes the thread (its first
+/// request rings the bell, and a round after a bell looks at every queue's activity
+/// flag once and passes every active queue); a queue leaves it when a pass finds it
+/// idle. Under steady load no bell rings (submits to an active queue do not), so a
+/// completion costs the pass of its own queue, not one per core.
+struct Ready {
+    queues: Vec<Arc<Shared>>,
+    slots: Vec<Slot>,
+    active: Vec<usize>,
+    rescan: bool,
+    /// The queues served since waiters were last woken (a pass or a delivery may have
+    /// left them something to hear, even if the queue has left the ready list since).
+    to_wake: Vec<usize>,
+}
+
+impl Ready {
+    fn new() -> Ready {
+        Ready {
+            queues: Vec::new(),
+            slots: Vec::new(),
+            active: Vec::new(),
+            rescan: true,
+            to_wake: Vec::new(),
+        }
+    }
+
+    /// Remember the queues of this round for [`Ready::wake_waiters`].
+    fn list_served(&mut self) {
+        for &i in &self.active {
+            let slot = &mut self.slots[i];
+            if !slot.listed {
+                slot.listed = true;
+                self.to_wake.push(i);
+            }
+        }
+    }
+
+    /// Wake the waiters of every queue served since the last call.
+    fn wake_waiters(&mut self) {
+        for i in self.to_wake.drain(..) {
+            self.slots[i].listed = false;
+            self.queues[i].wake_waiters();
+        }
+    }
+
+    fn reload(&mut self, queues: Vec<Arc<Shared>>) {
+        // The old list's queues may still owe their waiters a wake-up.
+        self.wake_waiters();
+        self.slots = vec![Slot::default(); queues.len()];
+        self.queues = queues;
+        self.rescan = true;
+    }
+
+    /// After a bell, which means "look at the queues again now" without saying which:
+    /// find the queues that turned active, and pass every active one this round (a
+    /// change such as a destroy or a cancel from another thread rings the bell without
+    /// touching a queue's descriptor, timer or change counter).
+    fn refresh(&mut self) {
+        if std::mem::take(&mut self.rescan) {
+            self.active = (0..self.queues.len())
+                .filter(|&i| self.queues[i].is_active())
+                .collect();
+            for &i in &self.active {
+                self.slots[i].plan = None;
+            }
+        }
+    }
+}
+
 fn run(r: Arc<ReactorShared>) {
     CURRENT.with(|c| c.set(r.id));
     sys::set_low_timer_slack();
-    let mut queues: Vec<Arc<Shared>> = Vec::new();
+    let mut ready = Ready::new();
     let mut seen_generation = u64::MAX;
     let mut latencies: Vec<u64> = Vec::new();
     let mut overshoot = Overshoot::new();
     let mut passes_unwaited = 0u32;
     while !r.stop.load(Ordering::SeqCst) {
-        r.kicked.store(false, Ordering::SeqCst);
+        ready.rescan |= r.kicked.swap(false, Ordering::SeqCst);
         let g = r.generation.load(Ordering::SeqCst);
         if g != seen_generation {
-            queues = r.queues.lock().clone();
+            ready.reload(r.queues.lock().clone());
             seen_generation = g;
         }
-        let merged = pass_all(&queues, r.bell.raw(), &mut latencies);
+        ready.refresh();
+        ready.list_served();
+        let merged = pass_all(&mut ready, r.bell.raw(), &mut latencies);
         if r.stop.load(Ordering::SeqCst) {
             break;
         }
@@ -303,28 +407,38 @@ fn run(r: Arc<ReactorShared>) {
             passes_unwaited += 1;
             if passes_unwaited >= 8 {
                 passes_unwaited = 0;
-                queues.iter().for_each(|q| q.wake_waiters());
+                ready.wake_waiters();
             }
             continue;
         }
         passes_unwaited = 0;
         // Everything this round owed to waiters is done: wake them now, before waiting.
-        queues.iter().for_each(|q| q.wake_waiters());
-        wait(&r, &queues, merged, &mut overshoot);
+        ready.wake_waiters();
+        wait(&r, &mut ready, merged, &mut overshoot);
     }
-    queues.iter().for_each(|q| q.wake_waiters());
+    ready.queues.iter().for_each(|q| q.wake_waiters());
     r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
 }
 
-/// One pass over every active queue, handing each one's results to the application
-/// (unlocked) and merging their wait plans.
-fn pass_all(queues: &[Arc<Shared>], bell: i32, latencies: &mut Vec<u64>) -> Merged {
+/// One round over the ready list: pass each queue with something to do (handing its
+/// results to the application, unlocked), and merge every served queue's wait plan.
+fn pass_all(ready: &mut Ready, bell: i32, latencies: &mut Vec<u64>) -> Merged {
     let mut m = Merged::new(bell);
-    for q in queues {
+    let mut still = Vec::with_capacity(ready.active.len());
+    for idx in std::mem::take(&mut ready.active) {
+        let q = &ready.queues[idx];
         if !q.is_active() {
+            ready.slots[idx].plan = None;
             continue;
         }
         let now = sys::now_ns();
+        let slot = &mut ready.slots[idx];
+        if !slot.due(q, now) {
+            m.any_active = true;
+            m.add(slot.plan.expect("due without a plan"));
+            still.push(idx);
+            continue;
+        }
         let (pass, changes) = match catch_unwind(AssertUnwindSafe(|| q.pass(now))) {
             Ok(p) => p,
             Err(_) => {
@@ -334,41 +448,55 @@ fn pass_all(queues: &[Arc<Shared>], bell: i32, latencies: &mut Vec<u64>) -> Merg
                     q.id
                 );
                 q.fail_panic();
+                slot.plan = None;
                 m.any_active = true;
+                still.push(idx);
                 continue;
             }
         };
         // The refill hook exists to submit, and a fatal hook changes everything: look
         // again before waiting. Callbacks may submit (or fail the queue) too, which
         // makes this pass's wait plan stale; only then is another pass needed.
-        m.again |= pass.refill_room > 0 || pass.fatal.is_some();
+        let mut again = pass.refill_room > 0 || pass.fatal.is_some();
         deliver(q, pass.fatal, pass.deliver, pass.refill_room, latencies);
-        m.again |= q.changed_since(changes);
-        m.any_active |= q.is_active();
+        again |= q.changed_since(changes);
+        slot.plan = (!again).then_some(pass.wait);
+        slot.seen = changes;
+        slot.fd_ready = false;
+        m.again |= again;
+        if q.is_active() {
+            m.any_active = true;
+            still.push(idx);
+        } else {
+            slot.plan = None;
+        }
         m.add(pass.wait);
     }
+    ready.active = still;
     m
 }
 
 /// Park (nothing active), spin (a completion is due within the spin window), or block on
 /// the merged descriptors until the earliest wake-up.
-fn wait(r: &ReactorShared, queues: &[Arc<Shared>], mut m: Merged, overshoot: &mut Overshoot) {
+fn wait(r: &ReactorShared, ready: &mut Ready, mut m: Merged, overshoot: &mut Overshoot) {
     let now = sys::now_ns();
     if !m.any_active {
         // Park. A submitter that activates a queue after our check rings the bell, so
         // the wake is never lost; there is no timeout, hence no periodic wake-ups.
         r.cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
-        if queues.iter().any(|q| q.is_active()) {
+        if ready.queues.iter().any(|q| q.is_active()) {
+            ready.rescan = true;
             return;
         }
         sys::poll_readable(&mut m.fds[..1], None);
         r.wakeups.fetch_add(1, Ordering::Relaxed);
         r.bell.drain();
+        ready.rescan = true;
         return;
     }
     if let Some((from, until)) = m.spin {
         if now >= from && now < until {
-            spin_until_progress(r, queues, until);
+            spin_until_progress(r, ready, until);
             return;
         }
         // Spin window ahead: sleep until it opens (or a descriptor fires).
@@ -380,30 +508,61 @@ fn wait(r: &ReactorShared, queues: &[Arc<Shared>], mut m: Merged, overshoot: &mu
     if timeout.is_some_and(|t| t.is_zero()) {
         return;
     }
-    let ready = sys::poll_readable(&mut m.fds, timeout);
+    let n = sys::poll_readable(&mut m.fds, timeout);
     r.wakeups.fetch_add(1, Ordering::Relaxed);
-    if let (0, Some(t)) = (ready, m.wake_at) {
+    if let (0, Some(t)) = (n, m.wake_at) {
         overshoot.record(sys::now_ns().saturating_sub(t), r);
     }
+    if n == 0 {
+        return;
+    }
     // Reset the bells that rang; what they announced is read from the counters next.
+    let mut fired = Vec::new();
     for p in &m.fds {
-        if p.ready && (p.fd == r.bell.raw() || m.bells.contains(&p.fd)) {
+        if !p.ready {
+            continue;
+        }
+        if p.fd == r.bell.raw() {
             sys::read_counter(p.fd);
+            ready.rescan = true;
+            continue;
+        }
+        if m.bells.contains(&p.fd) {
+            sys::read_counter(p.fd);
+        }
+        fired.push(p.fd);
+    }
+    for &i in &ready.active {
+        let slot = &mut ready.slots[i];
+        if slot
+            .plan
+            .and_then(|p| p.fd)
+            .is_some_and(|(fd, _)| fired.contains(&fd))
+        {
+            slot.fd_ready = true;
         }
     }
 }
 
-/// Spin on the counters of the active queues until one progresses, `until` passes, or
-/// the bell rings.
-fn spin_until_progress(r: &ReactorShared, queues: &[Arc<Shared>], until: u64) {
+/// Spin on the counters of the queues whose spin window is open until one progresses,
+/// `until` passes, or the bell rings.
+fn spin_until_progress(r: &ReactorShared, ready: &mut Ready, until: u64) {
     let mut spins = 0u32;
+    let spinning: Vec<usize> = ready
+        .active
+        .iter()
+        .copied()
+        .filter(|&i| ready.slots[i].plan.is_some_and(|p| p.spin.is_some()))
+        .collect();
     loop {
         let now = sys::now_ns();
         if now >= until || r.stop.load(Ordering::Relaxed) {
             return;
         }
-        for q in queues {
+        for &i in &spinning {
+            let q = &ready.queues[i];
             if q.is_active() && q.progressed(now) {
+                ready.slots[i].fd_ready = true;
                 return;
             }
         }

@@ -104,6 +104,23 @@ impl Runtime {
     /// Create a queue for `model` (an `nrt_model_t *`, kept alive by the caller until the
     /// queue is destroyed).
     pub fn create_queue(&self, model: Handle, cfg: QueueConfig) -> Result<Queue> {
+        self.create_queue_on(model, cfg, None)
+    }
+
+    /// The device, for pools (loading a model on each core).
+    pub(crate) fn device(&self) -> &Arc<dyn Device> {
+        &self.device
+    }
+
+    /// Create a queue served by `thread` (a completion thread a pool started), or by the
+    /// runtime's own when `None`.
+    pub(crate) fn create_queue_on(
+        &self,
+        model: Handle,
+        cfg: QueueConfig,
+        thread: Option<&Reactor>,
+    ) -> Result<Queue> {
+        let reactor = thread.unwrap_or(&self.reactor);
         cfg.validate()?;
         let channel = self.device.open_channel(model, cfg.slots())?;
         let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
@@ -111,13 +128,13 @@ impl Runtime {
             id,
             cfg,
             channel,
-            self.reactor.shared.clone(),
+            reactor.shared.clone(),
             self.registry.clone(),
         )?;
         trace::queue_created(id, &self.device.generation().to_string());
         let q = Queue(shared.clone());
         self.registry.queues.lock().push(q.clone());
-        self.reactor.shared.add(shared);
+        reactor.shared.add(shared);
         log!(
             Level::Info,
             "queue {id} created (generation {})",

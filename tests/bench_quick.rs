@@ -211,12 +211,12 @@ fn repeat_keeps_every_run_in_the_csv_and_shows_the_spread() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// The pipeline suite's quick mode: every hand-written pattern moves host buffers through
+/// The pipeline suite's quick mode: every pattern moves host buffers through
 /// write → execute → read with correct outputs, the busy figures are fractions, and the
 /// chain that schedules each step on its own unit keeps the transfer units busy in
 /// proportion to the transfer size (the counters, not the wall clock, say so).
 #[test]
-fn the_pipeline_suite_runs_every_hand_written_pattern() {
+fn the_pipeline_suite_runs_every_pattern() {
     let (stdout, out) = run_quick("pipe-quick-test", &["--suite", "pipeline"]);
     let csv = std::fs::read_to_string(out.join("pipeline.csv")).expect("pipeline.csv");
     let mut lines = csv.lines();
@@ -237,7 +237,7 @@ fn the_pipeline_suite_runs_every_hand_written_pattern() {
         }
         let pattern = f[col("pattern")];
         patterns.insert(pattern.to_string());
-        if pattern.starts_with("by-hand-async") {
+        if pattern.starts_with("by-hand-async") || pattern == "nrtq-pipeline" {
             // Each request writes and reads once: the two units are equally busy, and
             // busier with a bigger transfer share (10% vs 150% of the model time).
             let (w, r) = (
@@ -261,10 +261,16 @@ fn the_pipeline_suite_runs_every_hand_written_pattern() {
             }
         }
     }
-    assert_eq!(rows, 32, "{stdout}");
+    assert_eq!(rows, 48, "{stdout}");
     assert_eq!(
         patterns.into_iter().collect::<Vec<_>>(),
-        ["by-hand-async", "by-hand-async-spin", "by-hand-sync"],
+        [
+            "by-hand-async",
+            "by-hand-async-spin",
+            "by-hand-sync",
+            "nrtq-pipeline",
+            "nrtq-queue"
+        ],
         "{csv}"
     );
     let md = std::fs::read_to_string(out.join("pipeline.md")).expect("pipeline.md");

@@ -268,3 +268,48 @@ fn pipeline_trace_has_a_track_per_stage_lined_up_with_the_device() {
     assert_eq!(tids.len(), 3, "three stage tracks");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_pool_serves_on_every_core_and_survives_one_dying() {
+    build_examples();
+    let out = example_command("examples-c", "nrtq_pool")
+        .args([&model("add_f32.nrtm"), "4000"])
+        .env("NRT_EMU_TOTAL_CORES", "4")
+        .env("NRT_EMU_FAULTS", "unrecoverable after=300 lnc=1")
+        .output()
+        .expect("run nrtq_pool");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("PASS: nrtq_pool"),
+        "nrtq_pool failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("pool on 4 cores"), "{stdout}");
+    // NRT_EXEC_UNIT_UNRECOVERABLE is 101.
+    assert!(
+        stdout.contains("core 1 left: NRTQ_ERR_QUEUE_FAILED")
+            && stdout.contains("(NRT_STATUS 101)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("delivered 4000 of 4000 exactly once"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cores serving 3 of 4, pool serving"),
+        "{stdout}"
+    );
+    // What was on core 1's device when it died completes with the failure (at most what
+    // the core held); everything else ran, with verified outputs, on the others.
+    let failed: u64 = stdout
+        .split(", failed ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no failed count in {stdout}"));
+    assert!((1..=17).contains(&failed), "{failed} failed:\n{stdout}");
+    assert!(
+        stdout.contains(&format!("verified {}, wrong elements 0", 4000 - failed)),
+        "{stdout}"
+    );
+}

@@ -55,9 +55,6 @@ fn child_main(spec: &str, model: Option<String>) -> Result<(), String> {
 
 fn main_inner() -> Result<bool, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(result) = pipeline::dispatch(&args) {
-        return result;
-    }
     let mut it = args.iter();
     let mut quick = false;
     let mut idle_all = false;

@@ -266,4 +266,21 @@ pub trait Device: Send + Sync {
     fn owns_runtime(&self) -> bool {
         true
     }
+    // Pools (src/pool) load one model on many cores; devices that cannot say so.
+    /// Logical cores this process sees.
+    fn visible_cores(&self) -> Result<u32> {
+        Err(crate::status::Error::new(
+            crate::status::Status::Unsupported,
+            "this device cannot count its cores; hand the pool models you loaded",
+        ))
+    }
+    /// Load a model (a NEFF's bytes) on logical core `lnc`.
+    fn load_model(&self, _neff: &[u8], _lnc: u32) -> Result<Handle> {
+        Err(crate::status::Error::new(
+            crate::status::Status::Unsupported,
+            "this device cannot load models; hand the pool models you loaded",
+        ))
+    }
+    /// Unload a model [`Device::load_model`] loaded.
+    fn unload_model(&self, _model: Handle) {}
 }

@@ -177,6 +177,47 @@ impl Device for NrtDevice {
         self.owns_init.load(Ordering::SeqCst)
     }
 
+    fn visible_cores(&self) -> Result<u32> {
+        let mut n = 0u32;
+        // SAFETY: `n` is a live, writable u32.
+        let st = unsafe { (self.lib.core.nrt_get_visible_vnc_count)(&mut n) };
+        if st != 0 {
+            return Err(Error::nrt(
+                Status::Runtime,
+                st,
+                format!(
+                    "nrt_get_visible_vnc_count failed with NRT status {st}; is libnrt initialised?"
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn load_model(&self, neff: &[u8], lnc: u32) -> Result<Handle> {
+        let mut model = std::ptr::null_mut();
+        // SAFETY: `neff` is alive for the call and its length is passed with it; `model`
+        // is a live out-pointer. One core from `lnc`.
+        let st = unsafe {
+            (self.lib.core.nrt_load)(neff.as_ptr().cast(), neff.len(), lnc as i32, 1, &mut model)
+        };
+        if st != 0 || model.is_null() {
+            return Err(Error::nrt(
+                Status::Runtime,
+                st,
+                format!("nrt_load on logical core {lnc} failed with NRT status {st}"),
+            ));
+        }
+        Ok(Handle(model as usize))
+    }
+
+    fn unload_model(&self, model: Handle) {
+        // SAFETY: a model this device loaded, unloaded once (by the pool that loaded it).
+        let st = unsafe { (self.lib.core.nrt_unload)(model.0 as *mut neuron_sys::nrt_model_t) };
+        if st != 0 {
+            log!(Level::Warn, "nrt_unload failed with NRT status {st}");
+        }
+    }
+
     fn shutdown(&self) {
         if self.owns_init.swap(false, Ordering::SeqCst) {
             // SAFETY: nrt_close takes no arguments; nrtq called nrt_init, and every queue

@@ -27,6 +27,7 @@ pub(crate) mod handle;
 pub(crate) mod out;
 pub mod pipeline;
 mod pipeline_buffers;
+pub mod pool;
 pub mod queue;
 pub mod reap;
 pub mod runtime;

@@ -15,7 +15,7 @@ use super::status::{fail, fail_msg, nrtq_status};
 use crate::queue::Completion;
 use crate::status::Status;
 
-const EMPTY: Completion = Completion {
+pub(super) const EMPTY: Completion = Completion {
     ticket: 0,
     user_data: 0,
     status: Status::Ok,

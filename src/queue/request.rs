@@ -115,6 +115,22 @@ pub(crate) struct Done {
     pub(super) completion: Completion,
     callback: Option<Callback>,
     pub(super) retire_ns: u64,
+    /// The request was scheduled on the device (false: failed or cancelled from the
+    /// backlog, or refused by the runtime). Pools re-route only what never got there.
+    reached_device: bool,
+}
+
+thread_local! {
+    /// Whether the completion whose callback is running on this thread reached the
+    /// device: set by [`Done::into_parts`], which runs just before the callback (or the
+    /// queue-wide hook) on the completion thread. A side channel so that [`Completion`]
+    /// keeps its public shape.
+    static DELIVERING_REACHED_DEVICE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Inside a completion callback: whether the request being delivered reached the device.
+pub(crate) fn delivering_reached_device() -> bool {
+    DELIVERING_REACHED_DEVICE.with(|c| c.get())
 }
 
 impl Done {
@@ -128,6 +144,7 @@ impl Done {
     }
 
     pub(super) fn into_parts(self) -> (Completion, Option<Callback>) {
+        DELIVERING_REACHED_DEVICE.with(|c| c.set(self.reached_device));
         (self.completion, self.callback)
     }
 }
@@ -195,6 +212,7 @@ impl Request {
             },
             callback: self.callback,
             retire_ns: now,
+            reached_device: sched_ns.is_some(),
         }
     }
 }

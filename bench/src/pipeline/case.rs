@@ -5,7 +5,6 @@
 
 /// How an application moves a request's host buffers through the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(clippy::enum_variant_names)] // the hand-written patterns; nrtq's joins them
 pub enum PipePattern {
     /// What most servers do today: per request, a blocking `nrt_tensor_write`, a
     /// blocking `nrt_execute`, a blocking `nrt_tensor_read`, on each of `threads` threads.
@@ -16,13 +15,20 @@ pub enum PipePattern {
     ByHandAsync,
     /// The same chain busy-polling: the lowest latency by hand, for a whole CPU.
     ByHandAsyncSpin,
+    /// An nrtq pipeline: host buffers handed to `submit_host`; nrtq chains the steps.
+    NrtqPipeline,
+    /// A plain nrtq queue on device tensor sets filled once (no transfers at all): the
+    /// CPU reference for a pipeline at the same model time.
+    NrtqQueue,
 }
 
 impl PipePattern {
-    pub const ALL: [PipePattern; 3] = [
+    pub const ALL: [PipePattern; 5] = [
         PipePattern::ByHandSync,
         PipePattern::ByHandAsync,
         PipePattern::ByHandAsyncSpin,
+        PipePattern::NrtqPipeline,
+        PipePattern::NrtqQueue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -30,6 +36,8 @@ impl PipePattern {
             PipePattern::ByHandSync => "by-hand-sync",
             PipePattern::ByHandAsync => "by-hand-async",
             PipePattern::ByHandAsyncSpin => "by-hand-async-spin",
+            PipePattern::NrtqPipeline => "nrtq-pipeline",
+            PipePattern::NrtqQueue => "nrtq-queue",
         }
     }
 

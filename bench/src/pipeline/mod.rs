@@ -11,6 +11,7 @@
 pub mod by_hand;
 pub mod case;
 pub mod device;
+pub mod nrtq;
 
 use crate::child::Meter;
 use crate::emu::Emu;
@@ -135,52 +136,38 @@ pub fn run_case(c: &PipeCase, lib: &Path) -> Result<PipeRow, String> {
     let rt = Runtime::open(lib, &c.api)?;
     let emu = Emu::open(lib);
     let model = rt.load(&model_bytes(c)?)?;
-    let chain = Chain::new(&rt, &model)?;
-    let count = match c.pattern {
-        PipePattern::ByHandSync => c.threads as usize,
-        _ => CHAIN_SLOTS,
-    };
-    let mut slots = (0..count)
-        .map(|i| chain.slot(i as u32))
-        .collect::<Result<Vec<_>, _>>()?;
-    let run = |slots: &mut [device::Slot], budget: Budget| {
-        let mut permits = Permits::new(budget);
-        permits.start();
-        match c.pattern {
-            PipePattern::ByHandSync => by_hand::run_sync(&chain, slots, &permits),
-            PipePattern::ByHandAsync => {
-                by_hand::run_chain(&chain, slots, &permits, by_hand::Poll::Sleep)
+    let measured = match c.pattern {
+        PipePattern::NrtqPipeline | PipePattern::NrtqQueue => {
+            let mut runner = nrtq::Runner::new(c, &rt, &model, lib)?;
+            measure(c, &rt, &emu, 2 * CHAIN_SLOTS as u64, |p| runner.run(p))
+        }
+        _ => {
+            let chain = Chain::new(&rt, &model)?;
+            let count = match c.pattern {
+                PipePattern::ByHandSync => c.threads as usize,
+                _ => CHAIN_SLOTS,
+            };
+            let mut slots = (0..count)
+                .map(|i| chain.slot(i as u32))
+                .collect::<Result<Vec<_>, _>>()?;
+            let m = measure(c, &rt, &emu, 2 * count as u64, |permits| match c.pattern {
+                PipePattern::ByHandSync => by_hand::run_sync(&chain, &mut slots, permits),
+                PipePattern::ByHandAsync => {
+                    by_hand::run_chain(&chain, &mut slots, permits, by_hand::Poll::Sleep)
+                }
+                _ => by_hand::run_chain(&chain, &mut slots, permits, by_hand::Poll::Spin),
+            });
+            for s in slots {
+                chain.free(s);
             }
-            PipePattern::ByHandAsyncSpin => {
-                by_hand::run_chain(&chain, slots, &permits, by_hand::Poll::Spin)
-            }
+            m
         }
     };
-    run(&mut slots, Budget::Requests(2 * count as u64))?;
-
-    let busy0 = busy_now(&emu, &rt)?;
-    let meter = Meter::start(&emu, rt.compute_xu());
-    let t0 = now_ns();
-    let tally = run(
-        &mut slots,
-        Budget::WallMs {
-            ms: c.wall_ms,
-            max: u64::MAX,
-        },
-    )?;
-    let t1 = now_ns();
-    let reading = meter.stop();
-    let busy1 = busy_now(&emu, &rt)?;
-    for s in slots {
-        chain.free(s);
-    }
     rt.close(model);
-
-    if tally.completed == 0 {
+    let m = measured?;
+    if m.tally.completed == 0 {
         return Err("no request completed".into());
     }
-    let wall = (t1 - t0).max(1) as f64;
-    let app_cpu = reading.process_cpu_ns.saturating_sub(reading.emu_cpu_ns) as f64;
     Ok(PipeRow {
         pattern: c.pattern.name().into(),
         api: c.api.clone(),
@@ -188,12 +175,53 @@ pub fn run_case(c: &PipeCase, lib: &Path) -> Result<PipeRow, String> {
         xfer_pct: c.xfer_pct,
         threads: c.threads,
         run: c.run,
-        requests: tally.completed,
-        errors: tally.errors,
-        req_per_s: tally.completed as f64 * 1e9 / wall,
+        requests: m.tally.completed,
+        errors: m.tally.errors,
+        req_per_s: m.tally.completed as f64 * 1e9 / m.wall_ns as f64,
         bound_per_s: c.bound_per_s(),
-        busy: [0, 1, 2].map(|u| busy1[u].saturating_sub(busy0[u]) as f64 / wall),
-        cpu_us_per_req: app_cpu / 1000.0 / tally.completed as f64,
+        busy: m.busy_ns.map(|b| b as f64 / m.wall_ns as f64),
+        cpu_us_per_req: m.app_cpu_ns as f64 / 1000.0 / m.tally.completed as f64,
+    })
+}
+
+/// What the measured run of a case gave.
+struct Measured {
+    tally: by_hand::Tally,
+    wall_ns: u64,
+    busy_ns: [u64; 3],
+    app_cpu_ns: u64,
+}
+
+/// Warms `run` up with `warm` requests, then runs it for the case's wall time between
+/// readings of the clocks and of the emulator's unit counters.
+fn measure(
+    c: &PipeCase,
+    rt: &Runtime,
+    emu: &Emu,
+    warm: u64,
+    mut run: impl FnMut(&Permits) -> Result<by_hand::Tally, String>,
+) -> Result<Measured, String> {
+    let go = |budget: Budget| {
+        let mut permits = Permits::new(budget);
+        permits.start();
+        permits
+    };
+    run(&go(Budget::Requests(warm)))?;
+    let busy0 = busy_now(emu, rt)?;
+    let meter = Meter::start(emu, rt.compute_xu());
+    let t0 = now_ns();
+    let tally = run(&go(Budget::WallMs {
+        ms: c.wall_ms,
+        max: u64::MAX,
+    }))?;
+    let t1 = now_ns();
+    let reading = meter.stop();
+    let busy1 = busy_now(emu, rt)?;
+    Ok(Measured {
+        tally,
+        wall_ns: (t1 - t0).max(1),
+        busy_ns: [0, 1, 2].map(|u| busy1[u].saturating_sub(busy0[u])),
+        app_cpu_ns: reading.process_cpu_ns.saturating_sub(reading.emu_cpu_ns),
     })
 }
 
@@ -479,8 +507,8 @@ mod tests {
     #[test]
     fn the_sweep_covers_every_point_once_per_round() {
         let runs = runs(&["2.28".into(), "2.30".into()], true, 2);
-        // 3 patterns, by-hand-sync twice (1 and 4 threads), 2 model times, 4 fractions.
-        assert_eq!(runs.len(), 2 * 2 * 4 * 2 * 4);
+        // 5 patterns, by-hand-sync twice (1 and 4 threads), 2 model times, 4 fractions.
+        assert_eq!(runs.len(), 2 * 2 * 6 * 2 * 4);
         assert!(runs[..runs.len() / 2].iter().all(|c| c.run == 1));
     }
 }
