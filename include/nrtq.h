@@ -1070,6 +1070,16 @@ nrtq_status nrtq_pool_config_set_backlog(struct nrtq_pool_config *cfg, uint32_t 
 nrtq_status nrtq_pool_config_set_delivery(struct nrtq_pool_config *cfg, uint32_t delivery);
 
 /**
+ * Host buffers in, host buffers out: each core's queue becomes a pipeline with the
+ * settings of `pipeline` (copied; slots and links as for `nrtq_pipeline_create`), and
+ * requests come through `nrtq_pool_submit_host` instead of `nrtq_pool_submit`. NULL goes
+ * back to the default (cores take tensor sets). Returns `NRTQ_OK` or `NRTQ_ERR_NULL`
+ * (`cfg`).
+ */
+nrtq_status nrtq_pool_config_set_pipeline(struct nrtq_pool_config *cfg,
+                                          const struct nrtq_pipeline_config *pipeline);
+
+/**
  * Mark the pool's requests safe to run twice (default false): a request that was on a
  * core's device when the core died then runs again on another core instead of
  * completing with the core's failure. Each request is still delivered exactly once.
@@ -1164,6 +1174,33 @@ nrtq_status nrtq_pool_submit(const struct nrtq_pool *pool,
                              nrtq_completion_fn callback,
                              uint64_t user_data,
                              uint64_t *out_ticket);
+
+/**
+ * A pool of pipelines (`nrtq_pool_config_set_pipeline`): submit one request carrying
+ * host buffers, `inputs[0..n_in]` for the model's inputs and `outputs[0..n_out]` for its
+ * outputs, each named by `name` or `index` and of exactly the tensor's size (otherwise
+ * `NRTQ_ERR_INVALID`, nothing accepted, and `nrtq_last_error()` names the tensor). Routed
+ * like `nrtq_pool_submit`; on its core the inputs are written, the model runs and the
+ * outputs are read into `outputs` before the request completes (callback or reap, once).
+ *
+ * **Buffer reuse**: as for `nrtq_queue_submit_host`: the buffers belong to the request
+ * until it is delivered. A request moved off a core that died (it never reached that
+ * device, or the pool is retry-safe) is written again from `inputs` on another core, so
+ * inputs must stay unchanged until delivery.
+ *
+ * Returns `NRTQ_OK`, `NRTQ_BACKLOG_FULL`, `NRTQ_ERR_QUEUE_FAILED` (every core has left),
+ * `NRTQ_ERR_CLOSED`, `NRTQ_ERR_INVALID` (buffers that do not fit; a pool without a
+ * pipeline configuration; a callback in reap mode), `NRTQ_ERR_NULL`. Safe from any
+ * thread, including callbacks.
+ */
+nrtq_status nrtq_pool_submit_host(const struct nrtq_pool *pool,
+                                  const struct nrtq_host_buffer *inputs,
+                                  size_t n_in,
+                                  const struct nrtq_host_buffer *outputs,
+                                  size_t n_out,
+                                  nrtq_completion_fn callback,
+                                  uint64_t user_data,
+                                  uint64_t *out_ticket);
 
 /**
  * Wait up to `timeout_us` (negative: no limit) until every request accepted so far has

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use crate::backend::nrt::NrtDevice;
 use crate::backend::{Channel, Device, Generation, Handle};
 use crate::log::{log, Level};
-use crate::queue::{Home, Queue, QueueConfig, Shared};
+use crate::queue::{Home, Parts, PipelineConfig, Queue, QueueConfig, Shared};
 use crate::reactor::{on_a_completion_thread, Reactor};
 use crate::status::{Error, Result, Status};
 use crate::trace;
@@ -120,27 +120,10 @@ impl Runtime {
         cfg: QueueConfig,
         thread: Option<&Reactor>,
     ) -> Result<Queue> {
-        let reactor = thread.unwrap_or(&self.reactor);
         cfg.validate()?;
         let channel = self.device.open_channel(model, cfg.slots())?;
-        let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
-        let shared = Shared::new(
-            id,
-            cfg,
-            channel,
-            reactor.shared.clone(),
-            self.registry.clone(),
-        )?;
-        trace::queue_created(id, &self.device.generation().to_string());
-        let q = Queue(shared.clone());
-        self.registry.queues.lock().push(q.clone());
-        reactor.shared.add(shared);
-        log!(
-            Level::Info,
-            "queue {id} created (generation {})",
-            self.device.generation()
-        );
-        Ok(q)
+        let label = self.device.generation().to_string();
+        self.register(Parts::plain(channel), cfg, thread, &label)
     }
 
     /// Create a pipeline: a queue whose requests bring host buffers and run input writes
@@ -151,27 +134,52 @@ impl Runtime {
         &self,
         models: &[Handle],
         cfg: QueueConfig,
-        pipeline: &crate::queue::PipelineConfig,
+        pipeline: &PipelineConfig,
+    ) -> Result<Queue> {
+        self.create_pipeline_on(models, cfg, pipeline, None)
+    }
+
+    /// [`Runtime::create_pipeline`] served by `thread` (a pool's), or by the runtime's own.
+    pub(crate) fn create_pipeline_on(
+        &self,
+        models: &[Handle],
+        cfg: QueueConfig,
+        pipeline: &PipelineConfig,
+        thread: Option<&Reactor>,
     ) -> Result<Queue> {
         cfg.validate()?;
         let parts = crate::queue::open_pipeline(self.device.as_ref(), models, &cfg, pipeline)?;
+        let label = format!(
+            "pipeline of {} model(s), {}",
+            models.len(),
+            self.device.generation()
+        );
+        self.register(parts, cfg, thread, &label)
+    }
+
+    /// The one way a queue comes to life: its engine built from `parts`, served by
+    /// `thread` (or the runtime's own completion thread), listed for teardown.
+    fn register(
+        &self,
+        parts: Parts,
+        cfg: QueueConfig,
+        thread: Option<&Reactor>,
+        label: &str,
+    ) -> Result<Queue> {
+        let reactor = thread.unwrap_or(&self.reactor);
         let id = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
         let shared = Shared::with_parts(
             id,
             cfg,
             parts,
-            self.reactor.shared.clone(),
+            reactor.shared.clone(),
             self.registry.clone(),
         )?;
-        trace::queue_created(id, &format!("pipeline, {}", self.device.generation()));
+        trace::queue_created(id, label);
         let q = Queue(shared.clone());
         self.registry.queues.lock().push(q.clone());
-        self.reactor.shared.add(shared);
-        log!(
-            Level::Info,
-            "pipeline {id} created over {} model(s)",
-            models.len()
-        );
+        reactor.shared.add(shared);
+        log!(Level::Info, "queue {id} created ({label})");
         Ok(q)
     }
 

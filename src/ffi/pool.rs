@@ -13,6 +13,8 @@ use super::completion::{
 use super::handle::{box_free, box_into_handle, nrtq_queue_config, nrtq_runtime, Boxed, Castable};
 use super::handle::{try_box_mut, try_box_ref};
 use super::out::{opt_out, opt_str, try_out, try_out_slice};
+use super::pipeline::{nrtq_host_buffer, nrtq_pipeline_config};
+use super::pipeline_buffers::host_buffers;
 use super::reap::EMPTY;
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
@@ -261,6 +263,27 @@ pub extern "C" fn nrtq_pool_config_set_delivery(
     })
 }
 
+/// Host buffers in, host buffers out: each core's queue becomes a pipeline with the
+/// settings of `pipeline` (copied; slots and links as for `nrtq_pipeline_create`), and
+/// requests come through `nrtq_pool_submit_host` instead of `nrtq_pool_submit`. NULL goes
+/// back to the default (cores take tensor sets). Returns `NRTQ_OK` or `NRTQ_ERR_NULL`
+/// (`cfg`).
+#[no_mangle]
+pub extern "C" fn nrtq_pool_config_set_pipeline(
+    cfg: *mut nrtq_pool_config,
+    pipeline: *const nrtq_pipeline_config,
+) -> nrtq_status {
+    ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
+        let cfg = try_box_mut!(cfg, "cfg");
+        cfg.cfg.pipeline = if pipeline.is_null() {
+            None
+        } else {
+            Some(try_box_ref!(pipeline, "pipeline").clone())
+        };
+        nrtq_status::NRTQ_OK
+    })
+}
+
 /// Mark the pool's requests safe to run twice (default false): a request that was on a
 /// core's device when the core died then runs again on another core instead of
 /// completing with the core's failure. Each request is still delivered exactly once.
@@ -500,6 +523,64 @@ pub extern "C" fn nrtq_pool_submit(
         };
         let callback = callback.map(|f| CTarget::Plain(f).into_callback());
         match p.submit(work, user_data, callback) {
+            Ok(t) => {
+                if let Some(o) = out_ticket {
+                    o.write(t);
+                }
+                nrtq_status::NRTQ_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// A pool of pipelines (`nrtq_pool_config_set_pipeline`): submit one request carrying
+/// host buffers, `inputs[0..n_in]` for the model's inputs and `outputs[0..n_out]` for its
+/// outputs, each named by `name` or `index` and of exactly the tensor's size (otherwise
+/// `NRTQ_ERR_INVALID`, nothing accepted, and `nrtq_last_error()` names the tensor). Routed
+/// like `nrtq_pool_submit`; on its core the inputs are written, the model runs and the
+/// outputs are read into `outputs` before the request completes (callback or reap, once).
+///
+/// **Buffer reuse**: as for `nrtq_queue_submit_host`: the buffers belong to the request
+/// until it is delivered. A request moved off a core that died (it never reached that
+/// device, or the pool is retry-safe) is written again from `inputs` on another core, so
+/// inputs must stay unchanged until delivery.
+///
+/// Returns `NRTQ_OK`, `NRTQ_BACKLOG_FULL`, `NRTQ_ERR_QUEUE_FAILED` (every core has left),
+/// `NRTQ_ERR_CLOSED`, `NRTQ_ERR_INVALID` (buffers that do not fit; a pool without a
+/// pipeline configuration; a callback in reap mode), `NRTQ_ERR_NULL`. Safe from any
+/// thread, including callbacks.
+#[no_mangle]
+pub extern "C" fn nrtq_pool_submit_host(
+    pool: *const nrtq_pool,
+    inputs: *const nrtq_host_buffer,
+    n_in: usize,
+    outputs: *const nrtq_host_buffer,
+    n_out: usize,
+    callback: nrtq_completion_fn,
+    user_data: u64,
+    out_ticket: *mut u64,
+) -> nrtq_status {
+    ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
+        let p = try_box_ref!(pool, "pool");
+        let out_ticket = opt_out!(out_ticket);
+        if callback.is_some() && p.reap_fd().is_some() {
+            return fail_msg(
+                Status::InvalidArgument,
+                "a completion callback is never called in reap mode: pass NULL, or create the \
+                 pool with callback delivery",
+            );
+        }
+        // SAFETY: the header's contract for the arrays: `n` buffers each, names NULL or
+        // NUL-terminated, alive for the call.
+        let (ins, outs) = match unsafe { host_buffers(inputs, n_in, outputs, n_out) } {
+            Ok(v) => v,
+            Err(st) => return st,
+        };
+        let callback = callback.map(|f| CTarget::Plain(f).into_callback());
+        // SAFETY: the header's contract for the buffers themselves: valid, and untouched
+        // by the caller, until the request is delivered.
+        match unsafe { p.submit_host(&ins, &outs, user_data, callback) } {
             Ok(t) => {
                 if let Some(o) = out_ticket {
                     o.write(t);

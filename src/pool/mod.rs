@@ -38,7 +38,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Handle, Work};
-use crate::queue::{Callback, Completion, CompletionHook, Delivery, QueueConfig};
+use crate::queue::{
+    Callback, Completion, CompletionHook, Delivery, HostInput, HostOutput, PipelineConfig,
+    QueueConfig,
+};
 use crate::runtime::Runtime;
 use crate::stats::Snapshot;
 use crate::status::{Error, NrtStatus, Result, Status};
@@ -95,6 +98,10 @@ pub struct PoolConfig {
     pub on_complete: Option<CompletionHook>,
     /// A core left the pool.
     pub on_core_left: Option<CoreLeftHook>,
+    /// Host buffers in, host buffers out: each core's queue is a pipeline with these
+    /// settings (input writes, execution, output reads), and requests come through
+    /// [`Pool::submit_host`]. `None` (the default): cores take tensor sets ([`Pool::submit`]).
+    pub pipeline: Option<PipelineConfig>,
 }
 
 impl Default for PoolConfig {
@@ -108,6 +115,7 @@ impl Default for PoolConfig {
             error_log: 256,
             on_complete: None,
             on_core_left: None,
+            pipeline: None,
         }
     }
 }
@@ -214,7 +222,30 @@ impl Pool {
     /// cores have all left is [`Status::QueueFailed`]. Returns the request's pool ticket
     /// (increasing from 1).
     pub fn submit(&self, work: Work, user_data: u64, callback: Option<Callback>) -> Result<u64> {
-        self.0.submit(work, user_data, callback)
+        self.0
+            .submit(state::Payload::Device(work), user_data, callback)
+    }
+
+    /// A pool of pipelines: accept one request carrying host buffers, one per model input
+    /// and output (by index or name, each of the tensor's exact size: otherwise
+    /// [`Status::InvalidArgument`] naming the tensor, and nothing is accepted). Routed as
+    /// [`Pool::submit`]; on its core, the inputs are written, the model runs and the
+    /// outputs are read into `outputs` before the request completes. A request that never
+    /// reached a failed core's device (or any, with [`PoolConfig::retry_safe`]) runs again
+    /// on another core, writing its inputs again.
+    ///
+    /// # Safety
+    /// As for [`Queue::submit_host`](crate::Queue::submit_host): every buffer stays valid
+    /// until the pool delivers the request; inputs unchanged, outputs untouched meanwhile.
+    pub unsafe fn submit_host(
+        &self,
+        inputs: &[HostInput],
+        outputs: &[HostOutput],
+        user_data: u64,
+        callback: Option<Callback>,
+    ) -> Result<u64> {
+        let io = self.0.check_host(inputs, outputs)?;
+        self.0.submit(state::Payload::Host(io), user_data, callback)
     }
 
     /// Wait until everything accepted has been delivered. Refused on a completion thread.

@@ -12,7 +12,10 @@ use parking_lot::{Condvar, Mutex};
 use super::{CoreInfo, PoolConfig, PoolModel, PoolState, PoolStats};
 use crate::backend::{Device, Handle, Work};
 use crate::log::{log, Level};
-use crate::queue::{delivering_reached_device, Callback, Completion, Delivery, Queue};
+use crate::queue::{
+    delivering_reached_device, Callback, Completion, Delivery, HostInput, HostIo, HostOutput,
+    Queue, Stage,
+};
 use crate::reactor::{on_a_completion_thread, Reactor};
 use crate::runtime::Runtime;
 use crate::status::{Error, NrtStatus, Result, Status};
@@ -28,9 +31,16 @@ const LEARN_EVERY: u64 = 32;
 /// One accepted pool request, not yet delivered.
 struct Req {
     ticket: u64,
-    work: Work,
+    payload: Payload,
     user_data: u64,
     callback: Option<Callback>,
+}
+
+/// What a request runs: tensor sets on a plain pool's cores, or host buffers (checked
+/// and put in the model's order at submit) on a pool of pipelines.
+pub(super) enum Payload {
+    Device(Work),
+    Host(HostIo),
 }
 
 /// A completion on its way to the application (delivered with no lock held).
@@ -153,9 +163,15 @@ impl State {
             self.slab.push(None);
             self.slab.len() - 1
         });
-        let work = req.work;
+        let submitted = match &req.payload {
+            Payload::Device(work) => q.submit(*work, key as u64, None),
+            // SAFETY: the application's promise at `Pool::submit_host` (the buffers stay
+            // valid and untouched until the pool delivers the request) covers every core
+            // the request is handed to, since it is delivered only after the last one.
+            Payload::Host(io) => unsafe { q.submit_checked_host(io.clone(), key as u64, None) },
+        };
         self.slab[key] = Some(req);
-        match q.submit(work, key as u64, None) {
+        match submitted {
             Ok(_) => {
                 let c = &mut self.cores[i];
                 c.outstanding += 1;
@@ -187,7 +203,7 @@ impl State {
                 if core_unavailable(&e) {
                     self.backlog.push_front(req);
                 } else {
-                    out.push(self.finish(req, e.status, e.nrt_status, error_log));
+                    out.push(self.finish(req, e.status, e.nrt_status, None, error_log));
                 }
             }
         }
@@ -199,6 +215,7 @@ impl State {
         req: Req,
         status: Status,
         nrt_status: NrtStatus,
+        stage: Option<Stage>,
         error_log: usize,
     ) -> Outgoing {
         let completion = Completion {
@@ -206,7 +223,7 @@ impl State {
             user_data: req.user_data,
             status,
             nrt_status,
-            stage: None,
+            stage,
         };
         self.counts.completed += 1;
         match status {
@@ -232,7 +249,7 @@ impl State {
     fn fail_backlog(&mut self, status: Status, raw: NrtStatus, error_log: usize) -> Vec<Outgoing> {
         let mut out = Vec::with_capacity(self.backlog.len());
         while let Some(r) = self.backlog.pop_front() {
-            out.push(self.finish(r, status, raw, error_log));
+            out.push(self.finish(r, status, raw, None, error_log));
         }
         out
     }
@@ -317,7 +334,11 @@ impl Pool {
                 0 => None,
                 k => Some(&threads[k - 1]),
             };
-            match rt.create_queue_on(model, qcfg, thread) {
+            let created = match &inner.cfg.pipeline {
+                Some(p) => rt.create_pipeline_on(&[model], qcfg, p, thread),
+                None => rt.create_queue_on(model, qcfg, thread),
+            };
+            match created {
                 Ok(q) => {
                     let _ = inner.cores[i].queue.set(q);
                 }
@@ -434,10 +455,20 @@ impl Inner {
 
     pub(super) fn submit(
         &self,
-        work: Work,
+        payload: Payload,
         user_data: u64,
         callback: Option<Callback>,
     ) -> Result<u64> {
+        if self.cfg.pipeline.is_some() != matches!(payload, Payload::Host(_)) {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                if self.cfg.pipeline.is_some() {
+                    "this pool's cores are pipelines: submit host buffers (submit_host), not tensor sets"
+                } else {
+                    "this pool's cores take tensor sets (submit); create the pool with a pipeline configuration to submit host buffers"
+                },
+            ));
+        }
         let mut g = self.st.lock();
         match g.phase {
             Phase::Serving => {}
@@ -458,7 +489,7 @@ impl Inner {
         let ticket = g.next_ticket;
         let mut req = Req {
             ticket,
-            work,
+            payload,
             user_data,
             callback,
         };
@@ -484,6 +515,28 @@ impl Inner {
         }
         g.backlog.push_back(req);
         Ok(self.accepted(&mut g))
+    }
+
+    /// Host buffers checked against the pool's model (every core runs the same one) and
+    /// put in its order: a wrong size or name is refused here, at submit, not later.
+    pub(super) fn check_host(
+        &self,
+        inputs: &[HostInput],
+        outputs: &[HostOutput],
+    ) -> Result<HostIo> {
+        if self.cfg.pipeline.is_none() {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                "this pool's cores take tensor sets (submit); create the pool with a pipeline configuration to submit host buffers",
+            ));
+        }
+        let q = self.cores[0].queue.get().expect("set at creation");
+        q.check_host(inputs, outputs).map_err(|e| {
+            Error::new(
+                e.status,
+                e.message.replacen(&format!("queue {}", q.id()), "pool", 1),
+            )
+        })
     }
 
     fn accepted(&self, g: &mut State) -> u64 {
@@ -707,7 +760,7 @@ impl Inner {
             self.deliver_all(out);
             return;
         }
-        let o = g.finish(req, c.status, c.nrt_status, error_log);
+        let o = g.finish(req, c.status, c.nrt_status, c.stage, error_log);
         drop(g);
         self.deliver(o);
     }
@@ -732,7 +785,7 @@ impl Inner {
                     g.dispatch(&self.cores, &mut out, self.cfg.error_log);
                     break;
                 }
-                let o = g.finish(req, e.status, e.nrt_status, self.cfg.error_log);
+                let o = g.finish(req, e.status, e.nrt_status, None, self.cfg.error_log);
                 out.push(o);
             }
         }

@@ -34,7 +34,7 @@ use super::config::{Delivery, QueueConfig};
 use super::lifecycle::{Action, Event, Failure, State};
 use super::outbox::Outbox;
 use super::pipeline::{HostInput, HostOutput, Kept, Parts, Pipeline};
-use super::request::{Callback, Done, Job, Request, Stage};
+use super::request::{Callback, Done, HostIo, Job, Request, Stage};
 use super::ring::{Flight, Ring};
 use super::timing::{Timing, WaitPlan};
 use crate::backend::{Channel, Outcome, Refusal, Unit, Work};
@@ -268,6 +268,17 @@ impl Engine {
         callback: Option<Callback>,
         now: u64,
     ) -> Result<u64> {
+        let io = self.check_host(inputs, outputs)?;
+        self.submit_host_io(cfg, io, user_data, callback, now)
+    }
+
+    /// A request's host buffers checked against the pipeline's models and put in their
+    /// order, or why not (a plain queue, a wrong size or name: nothing is accepted).
+    pub(super) fn check_host(
+        &self,
+        inputs: &[HostInput],
+        outputs: &[HostOutput],
+    ) -> Result<HostIo> {
         let Some(p) = &self.pipeline else {
             return Err(Error::new(
                 Status::InvalidArgument,
@@ -277,15 +288,26 @@ impl Engine {
                 ),
             ));
         };
-        if !self.lifecycle.accepts() {
-            return Err(self.refusal());
-        }
-        let io = p.host_io(inputs, outputs).map_err(|e| {
+        p.host_io(inputs, outputs).map_err(|e| {
             Error::new(
                 e.status,
                 format!("queue {}: {}; nothing was accepted", self.id, e.message),
             )
-        })?;
+        })
+    }
+
+    /// Accept host buffers [`Engine::check_host`] put in order.
+    pub(super) fn submit_host_io(
+        &mut self,
+        cfg: &QueueConfig,
+        io: HostIo,
+        user_data: u64,
+        callback: Option<Callback>,
+        now: u64,
+    ) -> Result<u64> {
+        if !self.lifecycle.accepts() {
+            return Err(self.refusal());
+        }
         self.accept(cfg, Job::Host(Box::new(io)), user_data, callback, now)
     }
 

@@ -10,7 +10,7 @@ use super::config::Delivery;
 use super::engine::{Engine, StageStats};
 use super::lifecycle::{Event, State};
 use super::pipeline::{HostInput, HostOutput};
-use super::request::{Callback, Completion};
+use super::request::{Callback, Completion, HostIo};
 use super::shared::Shared;
 use crate::backend::Work;
 use crate::log::{log, Level};
@@ -83,6 +83,37 @@ impl Queue {
         let s = &self.0;
         let (mut g, mark) = s.lock();
         let r = g.submit_host(&s.cfg, inputs, outputs, user_data, callback, sys::now_ns());
+        if r.is_ok() {
+            s.changed();
+        }
+        s.publish(&mut g, mark);
+        r
+    }
+
+    /// Pools: `inputs` and `outputs` checked against this pipeline's models and put in
+    /// their order, as [`Queue::submit_host`] would, without accepting anything.
+    pub(crate) fn check_host(
+        &self,
+        inputs: &[HostInput],
+        outputs: &[HostOutput],
+    ) -> Result<HostIo> {
+        self.0.engine.lock().check_host(inputs, outputs)
+    }
+
+    /// Pools: accept host buffers [`Queue::check_host`] put in order (on a pipeline of the
+    /// same models).
+    ///
+    /// # Safety
+    /// As for [`Queue::submit_host`].
+    pub(crate) unsafe fn submit_checked_host(
+        &self,
+        io: HostIo,
+        user_data: u64,
+        callback: Option<Callback>,
+    ) -> Result<u64> {
+        let s = &self.0;
+        let (mut g, mark) = s.lock();
+        let r = g.submit_host_io(&s.cfg, io, user_data, callback, sys::now_ns());
         if r.is_ok() {
             s.changed();
         }

@@ -53,7 +53,7 @@ pub use engine::StageStats;
 pub use handle::Queue;
 pub(crate) use pipeline::{open as open_pipeline, Parts};
 pub use pipeline::{HostInput, HostOutput, Link, PipelineConfig, TensorKey, TensorRef};
-pub(crate) use request::{delivering_reached_device, Done};
+pub(crate) use request::{delivering_reached_device, Done, HostIo};
 pub use request::{Callback, Completion, Stage};
 pub(crate) use shared::{CompletionThread, Home, Shared};
 pub(crate) use timing::WaitPlan;

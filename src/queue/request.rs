@@ -68,7 +68,7 @@ pub(super) struct Step {
 }
 
 /// A pipeline request's host memory, in the model's tensor order: (address, bytes).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct HostIo {
     pub(crate) inputs: Vec<(usize, usize)>,
     pub(crate) outputs: Vec<(usize, usize)>,

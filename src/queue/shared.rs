@@ -65,16 +65,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        id: u64,
-        cfg: QueueConfig,
-        channel: Box<dyn Channel>,
-        thread: Arc<dyn CompletionThread>,
-        home: Arc<dyn Home>,
-    ) -> Result<Arc<Shared>> {
-        Shared::with_parts(id, cfg, super::Parts::plain(channel), thread, home)
-    }
-
     /// A queue built from its stages' channels (and, for a pipeline, its device slots).
     pub(crate) fn with_parts(
         id: u64,
