@@ -18,6 +18,7 @@
 //! Figures: requests/s ÷ the bound; the busy share of COMPUTE and of the write and read
 //! units from the emulator's own counters (simulated busy time ÷ wall time of the run);
 //! the application's CPU per request (process CPU minus the emulator's threads).
+//! `NRTQ_BENCH_VERBOSE=1` makes a child print the queue's stage figures to stderr.
 use std::ffi::{c_int, c_void, CString};
 use std::path::Path;
 use std::process::Command;
