@@ -175,12 +175,28 @@ fn a_busier_core_gets_fewer_requests() {
     let models = vec![load_on(0, 200_000, &[]), load_on(1, 200_000, &[])];
     // Core 0 also serves a queue of its own, which keeps its device busy.
     let other = load_on(0, 200_000, &[]);
-    let side = rt.create_queue(other, QueueConfig::default()).unwrap();
+    // Both pinned at their depth: the side queue keeps 12 requests on core 0's device,
+    // the pool's core 0 keeps 3, so the pool gets about a fifth of core 0.
+    let side = rt
+        .create_queue(
+            other,
+            QueueConfig {
+                depth: 12,
+                max_depth: 12,
+                ..QueueConfig::default()
+            },
+        )
+        .unwrap();
     let tally = Tally::new(1000);
     let pool = rt
         .create_pool(
             PoolModel::Loaded(models.clone()),
             PoolConfig {
+                queue: QueueConfig {
+                    depth: 3,
+                    max_depth: 3,
+                    ..QueueConfig::default()
+                },
                 on_complete: Some(tally.hook()),
                 ..PoolConfig::default()
             },
@@ -188,14 +204,20 @@ fn a_busier_core_gets_fewer_requests() {
         .unwrap();
     let io = Io::new(N as usize, 1.0);
     let side_io = Io::new(N as usize, 2.0);
-    for _ in 0..600 {
+    for _ in 0..1000 {
         side.submit(side_io.work(), 0, None).unwrap();
     }
     submit_all(&pool, &io, 0..600);
     pool.drain(WATCHDOG).unwrap();
     let cores = pool.cores();
+    eprintln!(
+        "busier: routed {} / {}, side completed {}",
+        cores[0].routed,
+        cores[1].routed,
+        side.stats().completed
+    );
     assert!(
-        cores[0].routed * 3 < cores[1].routed * 2,
+        cores[0].routed * 2 < cores[1].routed,
         "the shared core got {} requests, the free one {}",
         cores[0].routed,
         cores[1].routed
