@@ -14,12 +14,12 @@ use super::handle::{
 };
 use super::out::{opt_out, opt_str, try_out, try_out_slice, Out};
 use super::pipeline_buffers::host_buffers;
+use super::reap::errors_into;
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{ffi_boundary, timeout_from_us};
 use crate::backend::Handle;
 use crate::queue::{
-    Completion, Delivery, HostInput, HostOutput, Link, PipelineConfig, QueueConfig, Stage,
-    TensorKey,
+    Delivery, HostInput, HostOutput, Link, PipelineConfig, QueueConfig, Stage, TensorKey,
 };
 use crate::status::Status;
 
@@ -419,27 +419,19 @@ pub extern "C" fn nrtq_queue_stage_errors(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let queue = try_queue!(q, "q");
         let count = try_out!(count, "count");
-        let mut out = try_out_slice!(out, cap, "out");
+        let out = try_out_slice!(out, cap, "out");
         let dropped = opt_out!(dropped);
-        let empty = Completion {
-            ticket: 0,
-            user_data: 0,
-            status: Status::Ok,
-            nrt_status: 0,
-            stage: None,
-        };
-        let mut buf = vec![empty; cap.min(4096)];
-        let (n, d) = queue.errors(&mut buf);
-        out.write_prefix(buf[..n].iter().map(|c| nrtq_stage_error {
-            completion: to_c(c),
-            stage: stage_to_c(c.stage),
-            reserved: 0,
-        }));
-        count.write(n);
-        if let Some(out) = dropped {
-            out.write(d);
-        }
-        nrtq_status::NRTQ_OK
+        errors_into(
+            out,
+            count,
+            dropped,
+            |buf| queue.errors(buf),
+            |c| nrtq_stage_error {
+                completion: to_c(c),
+                stage: stage_to_c(c.stage),
+                reserved: 0,
+            },
+        )
     })
 }
 

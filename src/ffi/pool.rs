@@ -15,7 +15,7 @@ use super::handle::{try_box_mut, try_box_ref};
 use super::out::{opt_out, opt_str, try_out, try_out_slice};
 use super::pipeline::{nrtq_host_buffer, nrtq_pipeline_config};
 use super::pipeline_buffers::host_buffers;
-use super::reap::EMPTY;
+use super::reap::{errors_into, reap_into};
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
@@ -619,16 +619,8 @@ pub extern "C" fn nrtq_pool_reap(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let p = try_box_ref!(pool, "pool");
         let count = try_out!(count, "count");
-        let mut out = try_out_slice!(out, cap, "out");
-        let mut buf = vec![EMPTY; cap.min(4096)];
-        match p.reap(&mut buf) {
-            Ok(n) => {
-                out.write_prefix(buf[..n].iter().map(to_c));
-                count.write(n);
-                nrtq_status::NRTQ_OK
-            }
-            Err(e) => fail(e),
-        }
+        let out = try_out_slice!(out, cap, "out");
+        reap_into(out, count, |buf| p.reap(buf))
     })
 }
 
@@ -667,16 +659,9 @@ pub extern "C" fn nrtq_pool_errors(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let p = try_box_ref!(pool, "pool");
         let count = try_out!(count, "count");
-        let mut out = try_out_slice!(out, cap, "out");
+        let out = try_out_slice!(out, cap, "out");
         let dropped = opt_out!(dropped);
-        let mut buf = vec![EMPTY; cap.min(4096)];
-        let (n, d) = p.errors(&mut buf);
-        out.write_prefix(buf[..n].iter().map(to_c));
-        count.write(n);
-        if let Some(o) = dropped {
-            o.write(d);
-        }
-        nrtq_status::NRTQ_OK
+        errors_into(out, count, dropped, |buf| p.errors(buf), to_c)
     })
 }
 

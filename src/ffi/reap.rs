@@ -10,10 +10,10 @@ pub use super::completion::{nrtq_completion, nrtq_completion_fn};
 use super::ffi_boundary;
 use super::handle::nrtq_queue;
 use super::handle::try_queue;
-use super::out::{opt_out, try_out, try_out_slice};
+use super::out::{opt_out, try_out, try_out_slice, Out, OutSlice};
 use super::status::{fail, fail_msg, nrtq_status};
 use crate::queue::Completion;
-use crate::status::Status;
+use crate::status::{Result, Status};
 
 pub(super) const EMPTY: Completion = Completion {
     ticket: 0,
@@ -22,6 +22,45 @@ pub(super) const EMPTY: Completion = Completion {
     nrt_status: 0,
     stage: None,
 };
+
+/// The body of every "reap into the caller's array" entry point (queues and pools):
+/// `take` fills up to `out`'s capacity (at most 4096 per call), and what it moved is
+/// written out as C records with its count.
+pub(super) fn reap_into(
+    mut out: OutSlice<'_, nrtq_completion>,
+    count: Out<'_, usize>,
+    take: impl FnOnce(&mut [Completion]) -> Result<usize>,
+) -> nrtq_status {
+    let mut buf = vec![EMPTY; out.capacity().min(4096)];
+    match take(&mut buf) {
+        Ok(n) => {
+            out.write_prefix(buf[..n].iter().map(to_c));
+            count.write(n);
+            nrtq_status::NRTQ_OK
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// The body of every "drain the error log into the caller's array" entry point: `take`
+/// fills up to `out`'s capacity and says how many were dropped; each record is made by
+/// `record`.
+pub(super) fn errors_into<T>(
+    mut out: OutSlice<'_, T>,
+    count: Out<'_, usize>,
+    dropped: Option<Out<'_, u64>>,
+    take: impl FnOnce(&mut [Completion]) -> (usize, u64),
+    record: impl Fn(&Completion) -> T,
+) -> nrtq_status {
+    let mut buf = vec![EMPTY; out.capacity().min(4096)];
+    let (n, d) = take(&mut buf);
+    out.write_prefix(buf[..n].iter().map(record));
+    count.write(n);
+    if let Some(o) = dropped {
+        o.write(d);
+    }
+    nrtq_status::NRTQ_OK
+}
 
 /// Reap mode: a descriptor that is readable while completions wait to be reaped, for
 /// `poll`/`epoll`/`select`. It is a hint, as with liburing's eventfd: one wake-up may cover
@@ -64,16 +103,8 @@ pub extern "C" fn nrtq_queue_reap(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let queue = try_queue!(q, "q");
         let count = try_out!(count, "count");
-        let mut out = try_out_slice!(out, cap, "out");
-        let mut buf = vec![EMPTY; cap.min(4096)];
-        match queue.reap(&mut buf) {
-            Ok(n) => {
-                out.write_prefix(buf[..n].iter().map(to_c));
-                count.write(n);
-                nrtq_status::NRTQ_OK
-            }
-            Err(e) => fail(e),
-        }
+        let out = try_out_slice!(out, cap, "out");
+        reap_into(out, count, |buf| queue.reap(buf))
     })
 }
 
@@ -95,15 +126,8 @@ pub extern "C" fn nrtq_queue_errors(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let queue = try_queue!(q, "q");
         let count = try_out!(count, "count");
-        let mut out = try_out_slice!(out, cap, "out");
+        let out = try_out_slice!(out, cap, "out");
         let dropped = opt_out!(dropped);
-        let mut buf = vec![EMPTY; cap.min(4096)];
-        let (n, d) = queue.errors(&mut buf);
-        out.write_prefix(buf[..n].iter().map(to_c));
-        count.write(n);
-        if let Some(out) = dropped {
-            out.write(d);
-        }
-        nrtq_status::NRTQ_OK
+        errors_into(out, count, dropped, |buf| queue.errors(buf), to_c)
     })
 }
