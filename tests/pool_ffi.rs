@@ -290,3 +290,153 @@ fn a_pool_through_the_c_api_serves_and_refuses_what_it_cannot_do() {
     assert_eq!(nrtq_runtime_close(rt), NRTQ_OK);
     let _ = std::fs::remove_file(&path);
 }
+
+/// A pool of pipelines through the C API: the pipeline setting, host-buffer submits with
+/// their refusals (NULL pool, a plain pool, a wrong size, a callback in reap mode), and
+/// outputs that are `a + b` element by element after a reap.
+#[test]
+fn a_pool_of_pipelines_through_the_c_api_takes_host_buffers() {
+    use nrtq::ffi::pipeline::*;
+    let _l = lock();
+    expect(
+        nrtq_pool_config_set_pipeline(null_mut(), null()),
+        NRTQ_ERR_NULL,
+        "cfg",
+    );
+    expect(
+        nrtq_pool_submit_host(null(), null(), 0, null(), 0, None, 0, null_mut()),
+        NRTQ_ERR_NULL,
+        "pool",
+    );
+    let lib = std::ffi::CString::new(library().to_str().unwrap()).unwrap();
+    let mut rt = null_mut();
+    assert_eq!(nrtq_runtime_open(lib.as_ptr(), true, &mut rt), NRTQ_OK);
+    const N: usize = 64;
+    let path = std::env::temp_dir().join(format!("nrtq-pool-pipe-{}.nrtm", std::process::id()));
+    let bytes =
+        nrt_emu::model::ModelSpec::add_model("add", nrt_emu::model::Dtype::F32, &[N as u32])
+            .time_ns(10_000)
+            .to_bytes()
+            .unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let cpath = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // A plain pool refuses host buffers, saying how to get a pool that takes them.
+    let mut plain = null_mut();
+    assert_eq!(
+        nrtq_pool_create(rt, cpath.as_ptr(), null(), &mut plain),
+        NRTQ_OK
+    );
+    expect(
+        nrtq_pool_submit_host(plain, null(), 0, null(), 0, None, 0, null_mut()),
+        NRTQ_ERR_INVALID,
+        "pipeline",
+    );
+    assert_eq!(nrtq_pool_destroy(plain, -1), NRTQ_OK);
+
+    let (mut cfg, mut pcfg) = (null_mut(), null_mut());
+    assert_eq!(nrtq_pool_config_new(&mut cfg), NRTQ_OK);
+    assert_eq!(nrtq_pipeline_config_new(&mut pcfg), NRTQ_OK);
+    assert_eq!(nrtq_pool_config_set_pipeline(cfg, pcfg), NRTQ_OK);
+    nrtq_pipeline_config_free(pcfg); // the pool config holds its own copy
+    assert_eq!(nrtq_pool_config_set_delivery(cfg, 1), NRTQ_OK);
+    let mut pool = null_mut();
+    assert_eq!(
+        nrtq_pool_create(rt, cpath.as_ptr(), cfg, &mut pool),
+        NRTQ_OK,
+        "{}",
+        last_error()
+    );
+    nrtq_pool_config_free(cfg);
+    const R: usize = 200;
+    let a: Vec<Vec<f32>> = (0..R)
+        .map(|k| (0..N).map(|i| (k + i) as f32).collect())
+        .collect();
+    let b: Vec<Vec<f32>> = (0..R)
+        .map(|k| (0..N).map(|i| (k * i) as f32).collect())
+        .collect();
+    let mut out: Vec<Vec<f32>> = vec![vec![-1.0; N]; R];
+    let buf = |name: &'static CStr, data: *mut c_void, size: usize| nrtq_host_buffer {
+        name: name.as_ptr(),
+        index: 0,
+        data,
+        size,
+    };
+    // A wrong size is refused, naming the tensor.
+    let short = [
+        buf(c"a", a[0].as_ptr() as *mut c_void, 4 * N - 4),
+        buf(c"b", b[0].as_ptr() as *mut c_void, 4 * N),
+    ];
+    let o0 = [buf(c"out", out[0].as_mut_ptr().cast(), 4 * N)];
+    expect(
+        nrtq_pool_submit_host(pool, short.as_ptr(), 2, o0.as_ptr(), 1, None, 0, null_mut()),
+        NRTQ_ERR_INVALID,
+        "\"a\"",
+    );
+    let ins0 = [
+        buf(c"a", a[0].as_ptr() as *mut c_void, 4 * N),
+        buf(c"b", b[0].as_ptr() as *mut c_void, 4 * N),
+    ];
+    expect(
+        nrtq_pool_submit_host(
+            pool,
+            ins0.as_ptr(),
+            2,
+            o0.as_ptr(),
+            1,
+            Some(on_done),
+            0,
+            null_mut(),
+        ),
+        NRTQ_ERR_INVALID,
+        "reap mode",
+    );
+    for k in 0..R {
+        let ins = [
+            buf(c"a", a[k].as_ptr() as *mut c_void, 4 * N),
+            buf(c"b", b[k].as_ptr() as *mut c_void, 4 * N),
+        ];
+        let outs = [buf(c"out", out[k].as_mut_ptr().cast(), 4 * N)];
+        let mut ticket = 0;
+        assert_eq!(
+            nrtq_pool_submit_host(
+                pool,
+                ins.as_ptr(),
+                2,
+                outs.as_ptr(),
+                1,
+                None,
+                k as u64,
+                &mut ticket
+            ),
+            NRTQ_OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!(ticket, k as u64 + 1);
+    }
+    assert_eq!(nrtq_pool_drain(pool, 30_000_000), NRTQ_OK);
+    let mut done = vec![
+        nrtq_completion {
+            ticket: 0,
+            user_data: 0,
+            status: NRTQ_OK,
+            nrt_status: 0,
+        };
+        R + 1
+    ];
+    let mut n = 0usize;
+    assert_eq!(
+        nrtq_pool_reap(pool, done.as_mut_ptr(), R + 1, &mut n),
+        NRTQ_OK
+    );
+    assert_eq!(n, R, "each request reaped once");
+    assert!(done[..n].iter().all(|c| c.status == NRTQ_OK));
+    for k in 0..R {
+        for i in 0..N {
+            assert_eq!(out[k][i], a[k][i] + b[k][i], "request {k}, element {i}");
+        }
+    }
+    assert_eq!(nrtq_pool_destroy(pool, -1), NRTQ_OK);
+    nrtq_runtime_close(rt);
+    let _ = std::fs::remove_file(&path);
+}
