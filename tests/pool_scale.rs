@@ -158,8 +158,7 @@ fn thread_per_core(cores: u32, model_us: u64, seconds: f64, spin: bool) -> Run {
                         let mut completed = 0u64;
                         loop {
                             let open = Instant::now() < stop;
-                            while open {
-                                let Some(&slot) = free.last() else { break };
+                            while let Some(&slot) = free.last().filter(|_| open) {
                                 match ch.schedule(&work, slot) {
                                     Ok(seq) => {
                                         free.pop();
