@@ -881,6 +881,298 @@ private:
     nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
 };
 
+// ---- Pools ------------------------------------------------------------------------------
+
+namespace detail {
+
+/** A core-left callable, shared by the PoolConfig that set it and every Pool created with it. */
+struct CoreLeftClosure {
+    std::function<void(std::uint32_t, nrtq_status, std::uint32_t)> callable;
+};
+
+inline void core_left_trampoline(std::uint32_t core, nrtq_status status, std::uint32_t nrt_status,
+                                 std::uint64_t user_data) noexcept {
+    auto *closure = reinterpret_cast<CoreLeftClosure *>(static_cast<std::uintptr_t>(user_data));
+    try {
+        closure->callable(core, status, nrt_status);
+    } catch (...) {
+        Completion c;
+        c.status = status;
+        c.nrt_status = nrt_status;
+        report_callback_exception(std::current_exception(), c);
+    }
+}
+
+} // namespace detail
+
+/** Settings for a Pool; every setter returns *this and throws Error for a bad value. */
+class PoolConfig {
+public:
+    PoolConfig() {
+        nrtq_pool_config *raw = nullptr;
+        detail::check(nrtq_pool_config_new(&raw), "nrtq_pool_config_new");
+        config_.reset(raw);
+    }
+    PoolConfig(PoolConfig &&) noexcept = default;
+    PoolConfig &operator=(PoolConfig &&) noexcept = default;
+    PoolConfig(const PoolConfig &) = delete;
+    PoolConfig &operator=(const PoolConfig &) = delete;
+
+    /** Each core's queue settings (depth, wait policy, deadline...); a QueueConfig with its
+     *  own callables is refused (the pool installs its own on each core). */
+    PoolConfig &queue(const QueueConfig &config) {
+        detail::check(nrtq_pool_config_set_queue_config(config_.get(), config.native_handle()),
+                      "nrtq_pool_config_set_queue_config");
+        return *this;
+    }
+    /** The logical cores to load the model on (Pool from a file); empty: every visible core. */
+    PoolConfig &cores(const std::vector<std::uint32_t> &list) {
+        detail::check(nrtq_pool_config_set_cores(config_.get(), list.empty() ? nullptr : list.data(), list.size()),
+                      "nrtq_pool_config_set_cores");
+        return *this;
+    }
+    /** Requests the pool backlog holds before a submit says "not now" (default 4096). */
+    PoolConfig &backlog(std::uint32_t n) {
+        detail::check(nrtq_pool_config_set_backlog(config_.get(), n), "nrtq_pool_config_set_backlog");
+        return *this;
+    }
+    /** Callback (default) or reap delivery. */
+    PoolConfig &delivery(nrtq_delivery mode) {
+        detail::check(nrtq_pool_config_set_delivery(config_.get(), static_cast<std::uint32_t>(mode)),
+                      "nrtq_pool_config_set_delivery");
+        delivery_ = mode;
+        return *this;
+    }
+    /** The requests may run twice: those on a dying core's device run again elsewhere. */
+    PoolConfig &retry_safe(bool yes) {
+        detail::check(nrtq_pool_config_set_retry_safe(config_.get(), yes), "nrtq_pool_config_set_retry_safe");
+        return *this;
+    }
+    /** Completion threads serving the cores, 1-256 (default 1). */
+    PoolConfig &completion_threads(std::uint32_t n) {
+        detail::check(nrtq_pool_config_set_completion_threads(config_.get(), n),
+                      "nrtq_pool_config_set_completion_threads");
+        return *this;
+    }
+    /** The pool-wide callable f(const Completion&), for requests submitted without one
+     *  (callback mode); it receives their tag as user_data. */
+    template <class F> PoolConfig &on_complete(F &&callable) {
+        auto hook = std::make_shared<detail::CompletionHook>();
+        hook->callable = std::forward<F>(callable);
+        detail::check(nrtq_pool_config_set_completion_hook(
+                          config_.get(), &detail::completion_hook_trampoline,
+                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(hook.get()))),
+                      "nrtq_pool_config_set_completion_hook");
+        hook_ = std::move(hook);
+        return *this;
+    }
+    /** f(core index, status, raw NRT status), once for each core that leaves the pool. */
+    template <class F> PoolConfig &on_core_left(F &&callable) {
+        auto closure = std::make_shared<detail::CoreLeftClosure>();
+        closure->callable = std::forward<F>(callable);
+        detail::check(nrtq_pool_config_set_core_left_callback(
+                          config_.get(), &detail::core_left_trampoline,
+                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(closure.get()))),
+                      "nrtq_pool_config_set_core_left_callback");
+        core_left_ = std::move(closure);
+        return *this;
+    }
+
+    const nrtq_pool_config *native_handle() const noexcept { return config_.get(); }
+
+private:
+    friend class Pool;
+    struct Free {
+        void operator()(nrtq_pool_config *c) const noexcept { nrtq_pool_config_free(c); }
+    };
+    std::unique_ptr<nrtq_pool_config, Free> config_;
+    nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
+    std::shared_ptr<detail::CompletionHook> hook_;
+    std::shared_ptr<detail::CoreLeftClosure> core_left_;
+};
+
+/** One model on many NeuronCores behind one submit, surviving a dying core (see nrtq_pool).
+ *  Thread-safe: submit from any number of threads. */
+class Pool {
+public:
+    using Ticket = std::uint64_t;
+
+    /** nrtq loads the model file `model_path` on each core of the config's list (default:
+     *  every core the process sees) and unloads it when the pool is destroyed. */
+    Pool(const Runtime &runtime, const std::string &model_path, const PoolConfig &config = PoolConfig())
+        : runtime_(runtime.lifetime()), hook_(config.hook_), core_left_(config.core_left_),
+          delivery_(config.delivery_) {
+        detail::check(nrtq_pool_create(runtime.native_handle(), model_path.c_str(), config.native_handle(), &pool_),
+                      "nrtq_pool_create");
+    }
+    /** Over models the application loaded, one per core (the pool keeps them alive). */
+    Pool(const Runtime &runtime, const std::vector<ModelRef> &models, const PoolConfig &config = PoolConfig())
+        : runtime_(runtime.lifetime()), hook_(config.hook_), core_left_(config.core_left_),
+          delivery_(config.delivery_) {
+        std::vector<void *> raw;
+        for (const ModelRef &m : models) {
+            raw.push_back(m.native_handle());
+            models_.push_back(m.lifetime());
+        }
+        detail::check(nrtq_pool_create_with_models(runtime.native_handle(), raw.empty() ? nullptr : raw.data(),
+                                                   raw.size(), config.native_handle(), &pool_),
+                      "nrtq_pool_create_with_models");
+    }
+
+    Pool(Pool &&other) noexcept { swap(other); }
+    Pool &operator=(Pool &&other) noexcept {
+        if (this != &other) {
+            Pool gone(std::move(other));
+            swap(gone);
+        }
+        return *this;
+    }
+    Pool(const Pool &) = delete;
+    Pool &operator=(const Pool &) = delete;
+
+    /** destroy(forever); a failure goes to stderr and what the pool uses is kept alive. */
+    ~Pool() {
+        if (pool_ == nullptr) return;
+        nrtq_status status = nrtq_pool_destroy(pool_, -1);
+        if (status != NRTQ_OK && status != NRTQ_TIMEOUT) {
+            std::fprintf(stderr, "nrtq: destroying a pool failed (is the last owner dying in a callback?): %s: %s\n",
+                         nrtq_status_str(status), nrtq_last_error());
+            struct Kept {
+                std::shared_ptr<void> runtime;
+                std::vector<std::shared_ptr<void>> models;
+                std::shared_ptr<detail::CompletionHook> hook;
+                std::shared_ptr<detail::CoreLeftClosure> core_left;
+            };
+            static_cast<void>(new Kept{std::move(runtime_), std::move(models_), std::move(hook_),
+                                       std::move(core_left_)});
+        }
+    }
+
+    /** Destroy now (see nrtq_pool_destroy): true when everything finished, false when
+     *  device-held requests were abandoned. Throws Error from a callback. */
+    bool destroy(std::chrono::microseconds timeout = forever) {
+        nrtq_status status = nrtq_pool_destroy(pool_, detail::micros(timeout));
+        if (status == NRTQ_TIMEOUT) {
+            pool_ = nullptr;
+            return false;
+        }
+        detail::check(status, "nrtq_pool_destroy");
+        pool_ = nullptr;
+        return true;
+    }
+
+    /** Submit with a callable f(const Completion&); empty when the pool backlog is full
+     *  (the callable is then already destroyed). Throws Error for any other refusal. */
+    template <class F, std::enable_if_t<!std::is_integral_v<std::decay_t<F>>, int> = 0>
+    std::optional<Ticket> try_submit(const Inputs &inputs, const Outputs &outputs, F &&on_complete) {
+        using Callable = std::decay_t<F>;
+        static_assert(std::is_invocable_v<Callable &, const Completion &>,
+                      "a completion callable must be invocable as f(const nrtq::Completion&)");
+        if (delivery_ == NRTQ_DELIVERY_REAP && pool_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Pool::submit",
+                        "a reap-mode pool never calls callables; use try_submit_tagged and reap");
+        auto closure = std::make_unique<detail::ClosureOf<Callable>>(std::forward<F>(on_complete));
+        Ticket ticket = 0;
+        nrtq_status status = nrtq_pool_submit(
+            pool_, inputs.native_handle(), outputs.native_handle(), &detail::completion_trampoline,
+            static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<detail::Closure *>(closure.get()))),
+            &ticket);
+        if (status == NRTQ_OK) {
+            (void)closure.release(); // the request owns it now (the trampoline frees it)
+            return ticket;
+        }
+        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        throw Error(status, 0, "nrtq_pool_submit", detail::last_error());
+    }
+
+    /** Submit with a tag returned as Completion::user_data (reap mode, or the pool-wide
+     *  callable); empty when the pool backlog is full. */
+    std::optional<Ticket> try_submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag) {
+        if (delivery_ == NRTQ_DELIVERY_CALLBACK && !hook_ && pool_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Pool::try_submit_tagged",
+                        "this callback-mode pool has no pool-wide callable: give the submit a callable, or set "
+                        "PoolConfig::on_complete (or use reap mode)");
+        Ticket ticket = 0;
+        nrtq_status status =
+            nrtq_pool_submit(pool_, inputs.native_handle(), outputs.native_handle(), nullptr, tag, &ticket);
+        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        detail::check(status, "nrtq_pool_submit");
+        return ticket;
+    }
+
+    /** Wait up to `timeout` until everything submitted has been delivered; false on timeout. */
+    bool drain(std::chrono::microseconds timeout = forever) {
+        nrtq_status status = nrtq_pool_drain(pool_, detail::micros(timeout));
+        if (status == NRTQ_TIMEOUT) return false;
+        detail::check(status, "nrtq_pool_drain");
+        return true;
+    }
+
+    /** Reap mode: readable while completions wait (owned by the pool). */
+    int reap_fd() const {
+        int fd = -1;
+        detail::check(nrtq_pool_reap_fd(pool_, &fd), "nrtq_pool_reap_fd");
+        return fd;
+    }
+
+    /** Reap mode: append up to `max` waiting completions to `out`; returns how many. */
+    std::size_t reap(std::vector<Completion> &out, std::size_t max = 64) {
+        std::vector<nrtq_completion> batch(max);
+        std::size_t count = 0;
+        detail::check(nrtq_pool_reap(pool_, batch.data(), batch.size(), &count), "nrtq_pool_reap");
+        for (std::size_t i = 0; i < count; i++) out.push_back(detail::from_c(batch[i], true));
+        return count;
+    }
+
+    /** Pool-wide counters (see nrtq_pool_counts). */
+    nrtq_pool_counts stats() const {
+        nrtq_pool_counts out{};
+        out.struct_size = sizeof out;
+        detail::check(nrtq_pool_stats(pool_, &out), "nrtq_pool_stats");
+        return out;
+    }
+
+    /** Every core with its health and counters, in pool order. */
+    std::vector<nrtq_pool_core> cores() const {
+        std::size_t count = 0, total = 0;
+        detail::check(nrtq_pool_cores(pool_, nullptr, 0, &count, &total), "nrtq_pool_cores");
+        std::vector<nrtq_pool_core> out(total);
+        detail::check(nrtq_pool_cores(pool_, out.data(), out.size(), &count, nullptr), "nrtq_pool_cores");
+        out.resize(count);
+        return out;
+    }
+
+    /** Serving, failed (every core left: `why` receives the last failure) or closed. */
+    nrtq_pool_state_t state(Failure *why = nullptr) const {
+        std::uint32_t state = 0;
+        nrtq_status status = NRTQ_OK;
+        std::uint32_t nrt_status = 0;
+        detail::check(nrtq_pool_state(pool_, &state, &status, &nrt_status), "nrtq_pool_state");
+        if (why != nullptr) *why = Failure{status, nrt_status};
+        return static_cast<nrtq_pool_state_t>(state);
+    }
+
+    nrtq_pool *native_handle() const noexcept { return pool_; }
+
+private:
+    void swap(Pool &other) noexcept {
+        std::swap(pool_, other.pool_);
+        std::swap(runtime_, other.runtime_);
+        std::swap(models_, other.models_);
+        std::swap(hook_, other.hook_);
+        std::swap(core_left_, other.core_left_);
+        std::swap(delivery_, other.delivery_);
+    }
+
+    nrtq_pool *pool_ = nullptr;
+    // Released only after the destructor body's nrtq_pool_destroy has returned.
+    std::shared_ptr<void> runtime_;
+    std::vector<std::shared_ptr<void>> models_;
+    std::shared_ptr<detail::CompletionHook> hook_;
+    std::shared_ptr<detail::CoreLeftClosure> core_left_;
+    nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
+};
+
 } // namespace nrtq
 
 #endif /* NRTQ_HPP */

@@ -248,3 +248,31 @@ fn misuse_does_not_compile() {
         }
     }
 }
+
+#[test]
+fn pool_serves_on_every_core_and_survives_one_dying() {
+    build();
+    let out = example_command("examples-cpp", "nrtq_cpp_pool")
+        .args([&model("add_f32.nrtm"), "2000"])
+        .env("NRT_EMU_TOTAL_CORES", "4")
+        .env("NRT_EMU_FAULTS", "unrecoverable after=200 lnc=2")
+        .output()
+        .expect("run nrtq_cpp_pool");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("PASS: nrtq_cpp_pool"),
+        "nrtq_cpp_pool failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("pool on 4 cores"), "{stdout}");
+    assert!(
+        stdout.contains("core 2 left: NRTQ_ERR_QUEUE_FAILED")
+            && stdout.contains("(NRT status 101)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("requests 2000, delivered exactly once 2000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cores serving 3 of 4"), "{stdout}");
+}

@@ -161,7 +161,7 @@ fn thread_per_core(cores: u32, model_us: u64, seconds: f64, spin: bool) -> Run {
                         let mut completed = 0u64;
                         loop {
                             let open = Instant::now() < stop;
-                            while let (true, Some(&slot)) = (open, free.last()) {
+                            while let Some(&slot) = free.last().filter(|_| open) {
                                 match ch.schedule(op, 0, slot) {
                                     Ok(seq) => {
                                         free.pop();
