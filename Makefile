@@ -53,6 +53,8 @@ bench:
 	$(CARGO) build --workspace --release
 	$(CARGO) run --release -p nrtq-bench -- --out bench/results
 	$(CARGO) run --release -p nrtq-bench -- --suite pipeline --out bench/results
+	printf '# Pools: scaling over cores and failover (2.30)\n\nCommand: `make bench` (`NRT_EMU_API=2.30 cargo test --release --test pool_scale -- --ignored --nocapture --test-threads 1`)\n\n' > bench/results/pool.md
+	NRT_EMU_API=2.30 POOL_OUT=$(CURDIR)/bench/results/pool.md $(CARGO) test --release --test pool_scale -- --ignored --nocapture --test-threads 1
 
 header:
 	NRTQ_UPDATE_HEADER=1 $(CARGO) build -p nrtq

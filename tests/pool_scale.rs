@@ -5,6 +5,9 @@
 //! NRT_EMU_API=2.30 cargo test --release --test pool_scale -- --ignored --nocapture
 //! ```
 //!
+//! `make bench` runs it so, with `POOL_OUT=bench/results/pool.md` (the sections are
+//! appended to that file).
+//!
 //! `POOL_CORES` (default 1,2,4,8,16,32,64), `POOL_MODEL_US` (default 1000,100),
 //! `POOL_REPEAT` (default 3; runs interleaved over the sweep), `POOL_SECONDS` (default
 //! 1.0). A pool over C cores is kept saturated (every request submitted up front into the
@@ -282,13 +285,12 @@ fn pool_scaling() {
             }
         }
     }
-    println!(
-        "\n| pattern | model | cores | req/s | % of cores ÷ model time | worst core busy % | CPU/req µs (process) | completion thread µs/req | emulator release µs/req | submitter µs/req |"
+    let mut table = String::from(
+        "| pattern | model | cores | req/s | % of cores ÷ model time | worst core busy % | CPU/req µs (process) | completion thread µs/req | emulator release µs/req | submitter µs/req |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
     for ((p, m, c), runs) in &results {
-        println!(
-            "| {p} | {m} µs | {c} | {} | {} | {} | {} | {} | {} | {} |",
+        table += &format!(
+            "| {p} | {m} µs | {c} | {} | {} | {} | {} | {} | {} | {} |\n",
             spread(runs, |r| r.rate, 0),
             spread(runs, |r| r.ideal_pct, 1),
             spread(runs, |r| r.worst_util_pct, 1),
@@ -298,7 +300,23 @@ fn pool_scaling() {
             spread(runs, |r| r.submitter_us, 2),
         );
     }
-    println!("(n = {repeat} runs per case, median (min–max))");
+    table += &format!("\n(n = {repeat} runs per case, {seconds} s each, median (min–max))\n");
+    report("## Scaling\n\n", &table);
+}
+
+/// Prints a section of the report, and appends it to the file `POOL_OUT` names (how
+/// `make bench` collects `bench/results/pool.md`).
+fn report(title: &str, text: &str) {
+    println!("\n{title}{text}");
+    if let Some(path) = std::env::var_os("POOL_OUT") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("open POOL_OUT");
+        writeln!(f, "{title}{text}").expect("write POOL_OUT");
+    }
 }
 
 #[test]
@@ -356,8 +374,8 @@ fn pool_failover_at_8_cores() {
     let after = times.iter().filter(|&&x| x >= died).count() as f64;
     let rate_before = before / ((died - t0) as f64 / 1e9);
     let rate_after = after / ((end - died) as f64 / 1e9);
-    println!(
-        "\nfailover, 8 cores × 1 ms, core 3 killed after 600 requests at {:.2} s: requests {TOTAL}, delivered exactly once {once}, lost {}, failed (on the dead core's device) {}, re-routed {}, throughput before {rate_before:.0} req/s ({:.1}% of 8 cores), after {rate_after:.0} req/s ({:.1}% of 7 cores); cores serving {}",
+    let line = format!(
+        "8 cores × 1 ms, core 3 killed after 600 requests at {:.2} s: requests {TOTAL}, delivered exactly once {once}, lost {}, failed (on the dead core's device) {}, re-routed {}, throughput before {rate_before:.0} req/s ({:.1}% of 8 cores), after {rate_after:.0} req/s ({:.1}% of 7 cores); cores serving {}",
         (died - t0) as f64 / 1e9,
         TOTAL as usize - once,
         s.failed,
@@ -366,6 +384,7 @@ fn pool_failover_at_8_cores() {
         100.0 * rate_after / 7000.0,
         s.cores_alive,
     );
+    report("## Failover\n\n", &line);
     assert_eq!(once as u64, TOTAL, "a request was lost or delivered twice");
     pool.destroy(Duration::from_secs(10)).unwrap();
 }
