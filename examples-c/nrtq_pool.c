@@ -8,11 +8,14 @@
  * On the emulator, kill a core mid-run with a fault rule, for example
  *   NRT_EMU_TOTAL_CORES=4 NRT_EMU_FAULTS="unrecoverable after=300 lnc=1" nrtq_pool m.nrtm 4000
  *
- * Requests are submitted in rounds of SLOTS, one request per slot (its own tensor sets),
- * and each round is drained before its slots are reused. Each completion is counted per
- * request, so the program can check that every request was delivered exactly once, and
- * its output is verified. Requests that were on the dying core's device complete with its
- * failure (the pool is not marked retry-safe); every other one runs on a live core.
+ * The pool is a pool of pipelines: a request brings host buffers (two inputs, one output)
+ * and nrtq writes them to the device of whichever core takes it, runs the model there and
+ * reads the output back; each core's device memory is nrtq's own. Requests are submitted
+ * in rounds of SLOTS, one set of host buffers per slot, and each round is drained before
+ * its buffers are reused. Each completion is counted per request, so the program can
+ * check that every request was delivered exactly once, and its output is verified element
+ * by element. Requests that were on the dying core's device complete with its failure
+ * (the pool is not marked retry-safe); every other one runs on a live core.
  */
 #include "nrtq_example.h"
 
@@ -22,7 +25,26 @@
 #define SLOTS 64
 #define MAX_CORES 256
 
-static example_slot slots[SLOTS];
+/* One request's host memory: out = a + b. */
+typedef struct host_slot {
+    float a[N_ELEMS], b[N_ELEMS], out[N_ELEMS];
+} host_slot;
+
+static host_slot slots[SLOTS];
+
+static void slot_fill(host_slot *s, float base) {
+    for (int i = 0; i < N_ELEMS; i++) {
+        s->a[i] = base + (float)i;
+        s->b[i] = 2.0f * (float)i;
+        s->out[i] = -1.0f;
+    }
+}
+
+static int slot_verify(const host_slot *s) {
+    int wrong = 0;
+    for (int i = 0; i < N_ELEMS; i++) wrong += s->out[i] != s->a[i] + s->b[i];
+    return wrong;
+}
 static atomic_uchar *seen;
 static atomic_ulong verified, wrong_elems, failed, delivered;
 
@@ -35,7 +57,7 @@ static void on_complete(const nrtq_completion *c, uint64_t user_data) {
         atomic_fetch_add(&failed, 1);
         return;
     }
-    int wrong = example_slot_verify(&slots[c->user_data % SLOTS]);
+    int wrong = slot_verify(&slots[c->user_data % SLOTS]);
     atomic_fetch_add(&wrong_elems, (unsigned long)wrong);
     if (wrong == 0) atomic_fetch_add(&verified, 1);
 }
@@ -59,11 +81,14 @@ int main(int argc, char **argv) {
 
     nrtq_runtime *rt = NULL;
     CHECK_NRTQ(nrtq_runtime_open(NULL, true, &rt));
-    /* The tensor sets live on core 0; the emulator runs them on any core. */
-    for (int s = 0; s < SLOTS; s++) example_slot_init(&slots[s], 0);
 
     nrtq_pool_config *cfg = NULL;
     CHECK_NRTQ(nrtq_pool_config_new(&cfg));
+    /* Host buffers in, host buffers out: each core's queue is a pipeline (default slots). */
+    nrtq_pipeline_config *pipeline = NULL;
+    CHECK_NRTQ(nrtq_pipeline_config_new(&pipeline));
+    CHECK_NRTQ(nrtq_pool_config_set_pipeline(cfg, pipeline));
+    nrtq_pipeline_config_free(pipeline);
     CHECK_NRTQ(nrtq_pool_config_set_completion_hook(cfg, on_complete, 0));
     CHECK_NRTQ(nrtq_pool_config_set_core_left_callback(cfg, on_core_left, 0));
     nrtq_pool *pool = NULL;
@@ -78,9 +103,14 @@ int main(int argc, char **argv) {
     for (unsigned long next = 0; next < requests;) {
         unsigned long round_end = next + SLOTS < requests ? next + SLOTS : requests;
         for (; next < round_end; next++) {
-            example_slot *slot = &slots[next % SLOTS];
-            example_slot_fill(slot, (float)next);
-            nrtq_status st = nrtq_pool_submit(pool, slot->inputs, slot->outputs, NULL, next, NULL);
+            host_slot *slot = &slots[next % SLOTS];
+            slot_fill(slot, (float)next);
+            nrtq_host_buffer in[2] = {
+                {.name = "a", .data = slot->a, .size = sizeof slot->a},
+                {.name = "b", .data = slot->b, .size = sizeof slot->b},
+            };
+            nrtq_host_buffer out[1] = {{.name = "out", .data = slot->out, .size = sizeof slot->out}};
+            nrtq_status st = nrtq_pool_submit_host(pool, in, 2, out, 1, NULL, next, NULL);
             if (st != NRTQ_OK) {
                 fprintf(stderr, "submit %lu: %s (%s)\n", next, nrtq_status_str(st), nrtq_last_error());
                 return 1;
@@ -114,7 +144,6 @@ int main(int argc, char **argv) {
            state == NRTQ_POOL_SERVING ? "serving" : "failed");
 
     CHECK_NRTQ(nrtq_pool_destroy(pool, -1));
-    for (int s = 0; s < SLOTS; s++) example_slot_free(&slots[s]);
     CHECK_NRTQ(nrtq_runtime_close(rt));
 
     int ok = once == requests && atomic_load(&verified) + atomic_load(&failed) == requests &&

@@ -307,7 +307,8 @@ fn a_pool_serves_on_every_core_and_survives_one_dying() {
         .and_then(|s| s.split(',').next())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no failed count in {stdout}"));
-    assert!((1..=17).contains(&failed), "{failed} failed:\n{stdout}");
+    // At most what the core held: a pipeline holds up to its device slots (64 by default).
+    assert!((1..=64).contains(&failed), "{failed} failed:\n{stdout}");
     assert!(
         stdout.contains(&format!("verified {}, wrong elements 0", 4000 - failed)),
         "{stdout}"
