@@ -98,9 +98,14 @@ impl PipeCase {
         XFER_OVERHEAD_NS + (self.tensor_bytes() as u64 * 1000).div_ceil(BYTES_PER_US)
     }
 
-    /// The most requests per second any pattern can reach: one per slowest stage.
+    /// The most requests per second the pattern can reach: one per slowest stage (for
+    /// `nrtq-queue`, which moves no data, one per model time).
     pub fn bound_per_s(&self) -> f64 {
-        1e9 / (self.model_us * 1000).max(self.xfer_ns()) as f64
+        let slowest = match self.pattern {
+            PipePattern::NrtqQueue => self.model_us * 1000,
+            _ => (self.model_us * 1000).max(self.xfer_ns()),
+        };
+        1e9 / slowest as f64
     }
 
     pub fn label(&self) -> String {
