@@ -627,9 +627,9 @@ func (pool *Pool) Cores() ([]PoolCore, error) {
 		return nil, err
 	}
 	defer pool.calls.Done()
-	var total C.size_t
+	var total, none C.size_t
 	if err := call("nrtq_pool_cores", func() C.nrtq_status {
-		return C.nrtq_pool_cores(pool.p, nil, 0, nil, &total)
+		return C.nrtq_pool_cores(pool.p, nil, 0, &none, &total)
 	}); err != nil {
 		return nil, err
 	}

@@ -376,19 +376,19 @@ func (p *Pending) Wait(ctx context.Context) error {
 // false, the request was already on the device or done: it resolves (or has resolved)
 // with its own outcome. An error means the cancellation could not be asked for: the
 // queue is being destroyed (ErrClosed; the request still resolves), or nrtq refused the
-// ticket.
+// ticket. A pool's request cannot be cancelled: ErrUnsupported.
 func (p *Pending) Cancel() (bool, error) {
 	const op = "Pending.Cancel"
 	if p == nil {
 		return false, &Error{Op: op, Status: StatusNull, Message: "the Pending is nil"}
 	}
+	if p.pool != nil {
+		return false, &Error{Op: op, Status: StatusUnsupported, Message: "a pool's requests cannot be cancelled (nrtq has no pool cancel): wait for them"}
+	}
 	select {
 	case <-p.done:
 		return false, nil // resolved: nothing to ask nrtq
 	default:
-	}
-	if p.pool != nil {
-		return false, &Error{Op: op, Status: StatusUnsupported, Message: "a pool's requests cannot be cancelled (nrtq has no pool cancel): wait for them"}
 	}
 	q := p.q
 	// Allowed while Close drains the queue (cancelling is a way to make it finish

@@ -2,7 +2,9 @@
 //! under the race detector, against the emulator generation `NRT_EMU_API` names. The Go
 //! tests (go/nrtq_test.go) submit from many goroutines at once and count every ticket's
 //! completion, close queues with requests still on the device, and check the error
-//! sentinels; this file checks that they ran and passed. Environment: see go_support.
+//! sentinels; go/pipeline_test.go and go/pool_test.go run pipelines and pools of
+//! pipelines (over four emulated cores, one killed by NRT_EMU_FAULTS, in child processes
+//! of the Go test binary); this file checks that they ran and passed. Environment: see go_support.
 mod build_tree;
 mod go_support;
 
@@ -31,6 +33,14 @@ const GO_TESTS: &[&str] = &[
     "TestCancelTakesBackOnlyBackloggedRequests",
     "TestCancelDuringCloseResolvesTheBacklog",
     "TestStatusNamesMatchTheLibrary",
+    "TestPipelineRunsHostBuffersByNameAndIndex",
+    "TestPipelineChainsModelsOnTheDevice",
+    "TestPipelineRefusesWrongBuffers",
+    "TestPipelineStageErrorsNameTheStage",
+    "TestPoolOfPipelinesServesOnEveryCore",
+    "TestPoolCoreDeathFiresCoreLeftAndResolvesEveryPendingOnce",
+    "TestRetrySafePoolRerunsWhatADeadCoreHeld",
+    "TestPoolRefusesWrongRequests",
 ];
 
 #[test]
