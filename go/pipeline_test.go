@@ -1,12 +1,14 @@
 package nrtq_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"nrtq.dev/go/nrtq"
 )
@@ -308,5 +310,45 @@ func TestPipelineStageErrorsNameTheStage(t *testing.T) {
 	}
 	if err := pl.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Shutdown past its context with requests on the device and in the backlog: every
+// Pending resolves once as ErrCancelled and no output slice is written (the staging
+// memory of a request abandoned on the device is the device's until Runtime.Close, never
+// the caller's slices). The pipeline holds its model open until then.
+func TestPipelineShutdownPastItsContextLeavesOutputsAlone(t *testing.T) {
+	slow := slowAdd(t, 300*time.Millisecond)
+	pl := newPipeline(t, []*nrtq.Model{slow}, nil, nrtq.WithDepth(1), nrtq.WithMaxDepth(1))
+	if err := slow.Close(); !errors.Is(err, nrtq.ErrBusy) {
+		t.Errorf("Model.Close under an open pipeline: %v, want ErrBusy", err)
+	}
+	var ps []*nrtq.Pending
+	var bufs []*addBuffers
+	for k := 0; k < 3; k++ {
+		ab := newAddBuffers(float32(k))
+		in, out := ab.byName()
+		p, err := pl.TrySubmitHost(in, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, bufs = append(ps, p), append(bufs, ab)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pl.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown with an ended context: %v", err)
+	}
+	for k, p := range ps {
+		c, ok := p.Completion()
+		if !ok || !errors.Is(c.Err(), nrtq.ErrCancelled) {
+			t.Errorf("request %d after an abandoning Shutdown: %+v (done %v)", k, c, ok)
+		}
+		if !bufs[k].untouched() {
+			t.Errorf("request %d: its output slice was written", k)
+		}
+	}
+	if err := pl.Close(); !errors.Is(err, nrtq.ErrClosed) {
+		t.Errorf("Close after Shutdown: %v, want ErrClosed", err)
 	}
 }

@@ -37,6 +37,7 @@ const GO_TESTS: &[&str] = &[
     "TestPipelineChainsModelsOnTheDevice",
     "TestPipelineRefusesWrongBuffers",
     "TestPipelineStageErrorsNameTheStage",
+    "TestPipelineShutdownPastItsContextLeavesOutputsAlone",
     "TestPoolOfPipelinesServesOnEveryCore",
     "TestPoolCoreDeathFiresCoreLeftAndResolvesEveryPendingOnce",
     "TestRetrySafePoolRerunsWhatADeadCoreHeld",
