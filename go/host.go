@@ -132,12 +132,19 @@ func (s *stagedCall) release() {
 
 // stageHost copies the inputs into fresh C memory and lays out the outputs after them.
 // The caller submits with call's arrays, then releases call; the request owns req.
-func stageHost(rt *Runtime, ins, outs []HostBuffer) (*hostRequest, *stagedCall) {
+func stageHost(op string, rt *Runtime, ins, outs []HostBuffer) (*hostRequest, *stagedCall, error) {
 	total := 0
-	for _, b := range append(append([]HostBuffer(nil), ins...), outs...) {
-		total += b.size
+	for _, side := range [][]HostBuffer{ins, outs} {
+		for _, b := range side {
+			if b.name == "" && b.index < 0 {
+				return nil, nil, misuse(op, "buffer %v: a negative tensor index", b)
+			}
+			total += b.size
+		}
 	}
 	req := &hostRequest{rt: rt}
+	// cgo's C.malloc never returns nil: it crashes the program when C is out of memory,
+	// as a failed Go allocation would.
 	if total > 0 {
 		req.mem = C.malloc(C.size_t(total))
 	}
@@ -146,10 +153,11 @@ func stageHost(rt *Runtime, ins, outs []HostBuffer) (*hostRequest, *stagedCall) 
 		if len(bufs) == 0 {
 			return nil, offset
 		}
-		descs := (*C.nrtq_host_buffer)(C.calloc(C.size_t(len(bufs)), C.sizeof_nrtq_host_buffer))
+		descs := (*C.nrtq_host_buffer)(C.malloc(C.size_t(len(bufs) * C.sizeof_nrtq_host_buffer)))
 		call.allocations = append(call.allocations, unsafe.Pointer(descs))
 		for i, b := range bufs {
 			d := (*C.nrtq_host_buffer)(unsafe.Add(unsafe.Pointer(descs), i*C.sizeof_nrtq_host_buffer))
+			*d = C.nrtq_host_buffer{}
 			if b.name != "" {
 				d.name = C.CString(b.name)
 				call.allocations = append(call.allocations, unsafe.Pointer(d.name))
@@ -171,7 +179,7 @@ func stageHost(rt *Runtime, ins, outs []HostBuffer) (*hostRequest, *stagedCall) 
 	offset := 0
 	call.ins, offset = describe(ins, offset, true)
 	call.outs, _ = describe(outs, offset, false)
-	return req, call
+	return req, call, nil
 }
 
 // finish ends a request's use of its C memory: on success the outputs are copied into

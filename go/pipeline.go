@@ -204,7 +204,10 @@ func (pl *Pipeline) submitHost(inputs, outputs []HostBuffer) (*Pending, <-chan s
 		return nil, nil, err
 	}
 	q := pl.q
-	req, staged := stageHost(q.model.rt, inputs, outputs)
+	req, staged, err := stageHost(op, q.model.rt, inputs, outputs)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer staged.release()
 	p := &Pending{q: q, host: req, done: make(chan struct{})}
 	return q.enqueue(op, p, "nrtq_queue_submit_host", func(user C.uint64_t, ticket *C.uint64_t) C.nrtq_status {

@@ -319,21 +319,44 @@ func TestPipelineStageErrorsNameTheStage(t *testing.T) {
 // the caller's slices). The pipeline holds its model open until then.
 func TestPipelineShutdownPastItsContextLeavesOutputsAlone(t *testing.T) {
 	slow := slowAdd(t, 300*time.Millisecond)
-	pl := newPipeline(t, []*nrtq.Model{slow}, nil, nrtq.WithDepth(1), nrtq.WithMaxDepth(1))
+	// One slot: one request on the device units, the others in the backlog.
+	pl := newPipeline(t, []*nrtq.Model{slow}, &nrtq.PipelineConfig{Slots: 1}, nrtq.WithDepth(1), nrtq.WithMaxDepth(1))
 	if err := slow.Close(); !errors.Is(err, nrtq.ErrBusy) {
 		t.Errorf("Model.Close under an open pipeline: %v, want ErrBusy", err)
 	}
-	var ps []*nrtq.Pending
-	var bufs []*addBuffers
-	for k := 0; k < 3; k++ {
-		ab := newAddBuffers(float32(k))
-		in, out := ab.byName()
-		p, err := pl.TrySubmitHost(in, out)
-		if err != nil {
-			t.Fatal(err)
+	submit3 := func() ([]*nrtq.Pending, []*addBuffers) {
+		var ps []*nrtq.Pending
+		var bufs []*addBuffers
+		for k := 0; k < 3; k++ {
+			ab := newAddBuffers(float32(k))
+			in, out := ab.byName()
+			p, err := pl.TrySubmitHost(in, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, bufs = append(ps, p), append(bufs, ab)
 		}
-		ps, bufs = append(ps, p), append(bufs, ab)
+		return ps, bufs
 	}
+	// The last request is still in the backlog: Cancel takes it back, and it resolves
+	// in its turn as cancelled without a raw status, its output untouched.
+	ps, bufs := submit3()
+	if ok, err := ps[2].Cancel(); !ok || err != nil {
+		t.Fatalf("Cancel of a backlogged pipeline request: %v, %v", ok, err)
+	}
+	if err := pl.Drain(watchdogCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range ps[:2] {
+		if err := p.Err(); err != nil || bufs[k].wrong() > 0 {
+			t.Errorf("request %d: %v, %d outputs wrong", k, err, bufs[k].wrong())
+		}
+	}
+	if c, _ := ps[2].Completion(); !errors.Is(c.Err(), nrtq.ErrCancelled) || c.NRTStatus != nrtq.NRTSuccess || !bufs[2].untouched() {
+		t.Errorf("the cancelled request: %+v (output untouched: %v), want ErrCancelled without a raw status", c, bufs[2].untouched())
+	}
+
+	ps, bufs = submit3()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := pl.Shutdown(ctx); !errors.Is(err, context.Canceled) {

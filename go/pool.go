@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/cgo"
 	"sync"
@@ -155,38 +156,32 @@ func (pc *PoolConfig) build() (*C.nrtq_pool_config, error) {
 	}); err != nil {
 		return nil, err
 	}
-	steps := []struct {
-		name string
-		f    func() C.nrtq_status
-	}{
-		{"nrtq_pool_config_set_delivery", func() C.nrtq_status {
-			return C.nrtq_pool_config_set_delivery(cfg, C.NRTQ_DELIVERY_REAP)
-		}},
-		{"nrtq_pool_config_set_retry_safe", func() C.nrtq_status {
-			return C.nrtq_pool_config_set_retry_safe(cfg, C.bool(pc.RetrySafe))
-		}},
+	fail := func(err error) (*C.nrtq_pool_config, error) {
+		C.nrtq_pool_config_free(cfg)
+		return nil, err
+	}
+	if err := call("nrtq_pool_config_set_delivery", func() C.nrtq_status {
+		return C.nrtq_pool_config_set_delivery(cfg, C.NRTQ_DELIVERY_REAP)
+	}); err != nil {
+		return fail(err)
+	}
+	if err := call("nrtq_pool_config_set_retry_safe", func() C.nrtq_status {
+		return C.nrtq_pool_config_set_retry_safe(cfg, C.bool(pc.RetrySafe))
+	}); err != nil {
+		return fail(err)
 	}
 	if pc.Backlog != 0 {
 		backlog := pc.Backlog
 		if backlog < 0 {
 			backlog = 0
+		} else if uint64(backlog) > math.MaxUint32 {
+			return fail(misuse("PoolConfig", "backlog %d is out of range (at most 2^24)", backlog))
 		}
-		steps = append(steps, struct {
-			name string
-			f    func() C.nrtq_status
-		}{"nrtq_pool_config_set_backlog", func() C.nrtq_status {
+		if err := call("nrtq_pool_config_set_backlog", func() C.nrtq_status {
 			return C.nrtq_pool_config_set_backlog(cfg, C.uint32_t(backlog))
-		}})
-	}
-	for _, s := range steps {
-		if err := call(s.name, s.f); err != nil {
-			C.nrtq_pool_config_free(cfg)
-			return nil, err
+		}); err != nil {
+			return fail(err)
 		}
-	}
-	fail := func(err error) (*C.nrtq_pool_config, error) {
-		C.nrtq_pool_config_free(cfg)
-		return nil, err
 	}
 	if pc.CompletionThreads != 0 {
 		if err := call("nrtq_pool_config_set_completion_threads", func() C.nrtq_status {
@@ -457,7 +452,10 @@ func (pool *Pool) submitHost(inputs, outputs []HostBuffer) (*Pending, <-chan str
 	if !pool.pipeline {
 		return nil, nil, misuse(op, "the pool takes tensor sets: set PoolConfig.Pipeline for host buffers, or use Submit")
 	}
-	req, staged := stageHost(pool.rt, inputs, outputs)
+	req, staged, err := stageHost(op, pool.rt, inputs, outputs)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer staged.release()
 	p := &Pending{pool: pool, host: req, done: make(chan struct{})}
 	return pool.enqueue(op, p, "nrtq_pool_submit_host", func(user C.uint64_t, ticket *C.uint64_t) C.nrtq_status {
