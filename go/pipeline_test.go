@@ -313,10 +313,12 @@ func TestPipelineStageErrorsNameTheStage(t *testing.T) {
 	}
 }
 
-// Shutdown past its context with requests on the device and in the backlog: every
-// Pending resolves once as ErrCancelled and no output slice is written (the staging
-// memory of a request abandoned on the device is the device's until Runtime.Close, never
-// the caller's slices). The pipeline holds its model open until then.
+// A pipeline request cancelled in the backlog resolves as cancelled with its output
+// untouched. Shutdown past its context with requests on the device and in the backlog:
+// every Pending resolves once as ErrCancelled and no output slice is written (the
+// staging memory of a request abandoned on the device is the device's until
+// Runtime.Close, never the caller's slices). The pipeline holds its model open until
+// then.
 func TestPipelineShutdownPastItsContextLeavesOutputsAlone(t *testing.T) {
 	slow := slowAdd(t, 300*time.Millisecond)
 	// One slot: one request on the device units, the others in the backlog.
