@@ -485,6 +485,13 @@ func (pool *Pool) enqueue(op string, p *Pending, cName string,
 	if err == nil {
 		p.ticket = uint64(ticket)
 	} else {
+		if errors.Is(err, ErrQueueFailed) {
+			// Every core has left: the last one's raw status says why.
+			var state, raw C.uint32_t
+			if C.nrtq_pool_state(pool.p, &state, nil, &raw) == C.NRTQ_OK {
+				err.(*Error).NRTStatus = NRTStatus(raw)
+			}
+		}
 		p.handle.Delete()
 		p.refused()
 		pool.forget(p)

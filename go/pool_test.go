@@ -356,3 +356,74 @@ func TestPoolRefusesWrongRequests(t *testing.T) {
 		t.Errorf("a core listed twice: %v, want ErrInvalid", err)
 	}
 }
+
+// Every core dies (two cores, each unit dead after 20 requests): both core-left events
+// come, the pool fails terminally, every accepted request still resolves once, and
+// later submits are refused with ErrQueueFailed and the dead unit's raw status.
+func TestPoolWhoseLastCoreDiesFailsTerminally(t *testing.T) {
+	if !inChild(t, "NRT_EMU_TOTAL_CORES=2", "NRT_EMU_FAULTS=unrecoverable after=20") {
+		return
+	}
+	left := make(chan nrtq.CoreLeft, 2)
+	pool := newPool(t, nrtq.PoolConfig{Pipeline: &nrtq.PipelineConfig{}, CoreLeft: left})
+	var ps []*nrtq.Pending
+	var refusal error
+	for k := 0; k < 1000 && refusal == nil; k++ {
+		in, out := newAddBuffers(float32(k)).byName()
+		p, err := pool.SubmitHost(watchdogCtx(t), in, out)
+		if err != nil {
+			refusal = err
+			break
+		}
+		ps = append(ps, p)
+		if k%8 == 7 {
+			// Let the cores reach their faults before the whole batch is accepted.
+			if err := p.Wait(watchdogCtx(t)); err != nil && !errors.Is(err, nrtq.ErrQueueFailed) {
+				t.Fatalf("request %d: %v", k, err)
+			}
+		}
+	}
+	var e *nrtq.Error
+	if !errors.Is(refusal, nrtq.ErrQueueFailed) || !errors.As(refusal, &e) || e.NRTStatus != 101 {
+		t.Fatalf("submits after every core died: %v, want ErrQueueFailed with NRT_EXEC_UNIT_UNRECOVERABLE", refusal)
+	}
+	if err := pool.Drain(watchdogCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for k, p := range ps {
+		switch err := p.Err(); {
+		case err == nil:
+			ok++
+		case !errors.Is(err, nrtq.ErrQueueFailed):
+			t.Errorf("request %d: %v", k, err)
+		}
+	}
+	if ok == 0 || ok > 40 {
+		t.Errorf("%d of %d requests succeeded: want some, at most the 40 the two units ran", ok, len(ps))
+	}
+	state, failure, err := pool.State()
+	if err != nil || state != nrtq.PoolFailed || !errors.Is(failure, nrtq.ErrQueueFailed) {
+		t.Errorf("State: %v, %v, %v: want failed with ErrQueueFailed", state, failure, err)
+	}
+	st, err := pool.Stats()
+	if err != nil || st.CoresAlive != 0 || st.Completed != uint64(len(ps)) || st.Resolved != uint64(len(ps)) {
+		t.Errorf("stats %+v, %v: want no core alive, all %d accepted completed and resolved", st, err, len(ps))
+	}
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(left)
+	cores := map[int]bool{}
+	events := 0
+	for ev := range left {
+		cores[ev.Core] = true
+		events++
+		if !errors.Is(ev.Err(), nrtq.ErrQueueFailed) {
+			t.Errorf("core-left event %+v: want ErrQueueFailed", ev)
+		}
+	}
+	if len(cores) != 2 || events != 2 {
+		t.Errorf("core-left events for cores %v: want 0 and 1, once each", cores)
+	}
+}

@@ -415,9 +415,8 @@ func (p *Pending) Cancel() (bool, error) {
 }
 
 // resolve delivers the request's completion: tensor sets back first, so that a reader
-// woken by Done finds them free.
-// A host-buffer request's outputs are copied into its Go slices here too, before Done
-// closes.
+// woken by Done finds them free; a host-buffer request's outputs are copied into its Go
+// slices here too, before Done closes.
 func (p *Pending) resolve(c Completion) {
 	p.result = c
 	p.giveBack()

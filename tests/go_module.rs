@@ -42,6 +42,7 @@ const GO_TESTS: &[&str] = &[
     "TestPoolOfPipelinesServesOnEveryCore",
     "TestPoolCoreDeathFiresCoreLeftAndResolvesEveryPendingOnce",
     "TestRetrySafePoolRerunsWhatADeadCoreHeld",
+    "TestPoolWhoseLastCoreDiesFailsTerminally",
     "TestPoolRefusesWrongRequests",
 ];
 
