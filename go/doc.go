@@ -17,20 +17,58 @@
 //	err = nrtq.ReadValues(out, "out", result)
 //	err = q.Close()                            // reaps every completion, then destroys
 //
+// # Pipelines: host buffers in, host buffers out
+//
+// A Pipeline is a queue whose requests carry Go slices instead of tensor sets: nrtq
+// writes the inputs to the device, runs the model (or a chain of models, each one's
+// inputs bound to the previous one's outputs on the device) and reads the outputs back,
+// on separate device units, so successive requests overlap.
+//
+//	pl, err := rt.NewPipeline([]*nrtq.Model{m}, nil)   // nil: default slots, no links
+//	out := make([]float32, 1024)
+//	p, err := pl.SubmitHost(ctx,
+//		[]nrtq.HostBuffer{nrtq.Values("a", a), nrtq.ValuesAt(1, b)}, // by name or position
+//		[]nrtq.HostBuffer{nrtq.Values("out", out)})
+//	err = p.Wait(ctx)                                   // out now holds the result
+//	stages, err := pl.StageStats()                      // write, execute, read
+//
+// A buffer of the wrong size is refused with ErrInvalid and a message naming the tensor
+// and both sizes. The inputs are copied to C memory at submit, the outputs copied into
+// the caller's slices before Done closes (HostBuffer says why: cgo's pointer rules).
+//
+// # Pools
+//
+// A Pool loads one model file on several cores behind one submit; each core pulls from
+// the pool's backlog as its device makes room. With PoolConfig.Pipeline each core is a
+// pipeline and requests carry host buffers (Pool.SubmitHost), else tensor sets
+// (Pool.Submit). When a core's unit dies the core leaves the pool, PoolConfig.OnCoreLeft
+// and PoolConfig.CoreLeft say so, and the other cores serve on; every accepted request
+// still resolves exactly once (a retry-safe pool re-runs what the dead core held).
+//
+//	pool, err := rt.NewPool("model.neff", nrtq.PoolConfig{
+//		Pipeline:   &nrtq.PipelineConfig{},
+//		OnCoreLeft: func(e nrtq.CoreLeft) { log.Print(e.Err()) },
+//	})
+//	p, err := pool.SubmitHost(ctx, inputs, outputs)
+//	cores, err := pool.Cores()                          // health and load per core
+//	err = pool.Close()                                  // resolves everything, then destroys
+//
 // # Objects and their order
 //
-// A Runtime loads libnrt; Models are loaded through it; Queues and TensorSets are made
-// for a Model. Close them in reverse: tensor sets and queues, then models, then the
-// runtime; a Close that would pull the ground from under another object is refused with
-// ErrBusy. Only one Runtime that initialises libnrt may be open in a process at a time.
+// A Runtime loads libnrt; Models are loaded through it; Queues, Pipelines and TensorSets
+// are made for Models, Pools straight from a model file. Close them in reverse: tensor
+// sets, queues, pipelines and pools, then models, then the runtime; a Close that would
+// pull the ground from under another object is refused with ErrBusy. Only one Runtime
+// that initialises libnrt may be open in a process at a time.
 //
 // # Requests
 //
-// Every queue is in nrtq's reap mode. One reaper goroutine per queue waits on the queue's
-// descriptor in Go's netpoller (no OS thread sits blocked in C), reaps completions in
-// batches and resolves each request's Pending, which travels through nrtq as a
-// cgo.Handle. Every accepted request resolves exactly once: its Done channel closes, and
-// Completion and Err give its outcome.
+// Every queue, pipeline and pool is in nrtq's reap mode. One reaper goroutine per queue
+// (or pipeline, or pool) waits on its descriptor in Go's netpoller (no OS thread sits
+// blocked in C), reaps completions in batches and resolves each request's Pending,
+// which travels through nrtq as a cgo.Handle. Every accepted request resolves exactly
+// once: its Done channel closes, and Completion and Err give its outcome. A pool's
+// requests cannot be cancelled (nrtq has no pool cancel): Cancel says ErrUnsupported.
 //
 // A request borrows its tensor sets until it resolves: meanwhile Write, Read and Close on
 // them return ErrTensorSetInUse. An input set may serve several requests at once; an

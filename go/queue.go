@@ -103,7 +103,8 @@ const reapBatch = 64
 // on the queue's descriptor in Go's netpoller and resolves each request's Pending. Safe
 // for use by any number of goroutines. Close (or Shutdown) it before closing its model.
 type Queue struct {
-	model *Model
+	model *Model   // the model whose tensor sets Submit takes (a pipeline's first model)
+	chain []*Model // a pipeline's models, each counted as using the queue; nil for a queue
 	p     *C.nrtq_queue
 
 	mu       sync.Mutex
@@ -136,23 +137,11 @@ func (r *Runtime) NewQueue(m *Model, opts ...QueueOption) (*Queue, error) {
 	if err := r.usable(op); err != nil {
 		return nil, err
 	}
-	var cfg *C.nrtq_queue_config
-	if err := call("nrtq_queue_config_new", func() C.nrtq_status {
-		return C.nrtq_queue_config_new(&cfg)
-	}); err != nil {
+	cfg, err := newQueueConfig(opts)
+	if err != nil {
 		return nil, err
 	}
 	defer C.nrtq_queue_config_free(cfg)
-	if err := call("nrtq_queue_config_set_delivery", func() C.nrtq_status {
-		return C.nrtq_queue_config_set_delivery(cfg, C.NRTQ_DELIVERY_REAP)
-	}); err != nil {
-		return nil, err
-	}
-	for _, o := range opts {
-		if err := o(cfg); err != nil {
-			return nil, err
-		}
-	}
 	if !m.count(&m.queues, 1) {
 		return nil, &Error{Op: op, Status: StatusClosed, Message: "the model is closed"}
 	}
@@ -168,13 +157,45 @@ func (r *Runtime) NewQueue(m *Model, opts ...QueueOption) (*Queue, error) {
 		m.count(&m.queues, -1)
 		return nil, err
 	}
-	if err := q.openReapFile(); err != nil {
-		C.nrtq_queue_destroy(q.p, 0)
+	if err := q.start(); err != nil {
 		m.count(&m.queues, -1)
 		return nil, err
 	}
-	go q.reaper()
 	return q, nil
+}
+
+// newQueueConfig is a reap-mode queue config with opts applied; the caller frees it.
+func newQueueConfig(opts []QueueOption) (*C.nrtq_queue_config, error) {
+	var cfg *C.nrtq_queue_config
+	if err := call("nrtq_queue_config_new", func() C.nrtq_status {
+		return C.nrtq_queue_config_new(&cfg)
+	}); err != nil {
+		return nil, err
+	}
+	if err := call("nrtq_queue_config_set_delivery", func() C.nrtq_status {
+		return C.nrtq_queue_config_set_delivery(cfg, C.NRTQ_DELIVERY_REAP)
+	}); err != nil {
+		C.nrtq_queue_config_free(cfg)
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			C.nrtq_queue_config_free(cfg)
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// start puts a created queue's reap descriptor in the netpoller and starts its reaper;
+// on failure it destroys the queue.
+func (q *Queue) start() error {
+	if err := q.openReapFile(); err != nil {
+		C.nrtq_queue_destroy(q.p, 0)
+		return err
+	}
+	go q.reaper()
+	return nil
 }
 
 // openReapFile puts a duplicate of the queue's reap descriptor into Go's netpoller. The
@@ -189,18 +210,28 @@ func (q *Queue) openReapFile() error {
 	}); err != nil {
 		return err
 	}
-	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return fmt.Errorf("nrtq: duplicating the reap descriptor: %w", errno)
-	}
-	q.reapFile = os.NewFile(dup, "nrtq-reap")
-	rc, err := q.reapFile.SyscallConn()
+	f, rc, err := netpollFile(int(fd), "nrtq-reap")
 	if err != nil {
-		q.reapFile.Close()
 		return err
 	}
-	q.reapConn = rc
+	q.reapFile, q.reapConn = f, rc
 	return nil
+}
+
+// netpollFile is a close-on-exec duplicate of an nrtq-owned, non-blocking descriptor as
+// an *os.File in Go's netpoller, with its raw access.
+func netpollFile(fd int, name string) (*os.File, syscall.RawConn, error) {
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, nil, fmt.Errorf("nrtq: duplicating the reap descriptor: %w", errno)
+	}
+	f := os.NewFile(dup, name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, rc, nil
 }
 
 // reaper waits for the reap descriptor to turn readable, then reaps until a reap comes
@@ -238,21 +269,27 @@ func (q *Queue) reapAll(buf []C.nrtq_completion) error {
 		if n == 0 {
 			return nil
 		}
-		for _, c := range buf[:n] {
-			h := cgo.Handle(c.user_data)
-			// A second delivery of one request would find its handle deleted and panic
-			// here: loudly, rather than resolving a stranger's request.
-			p := h.Value().(*Pending)
-			h.Delete()
-			// Counted before Done closes, so a caller woken by it sees the count.
-			q.resolved.Add(1)
-			p.resolve(Completion{
-				Ticket:    uint64(c.ticket),
-				Status:    Status(c.status),
-				NRTStatus: NRTStatus(c.nrt_status),
-			})
-		}
+		resolveBatch(buf[:n], &q.resolved)
 		q.ring()
+	}
+}
+
+// resolveBatch resolves the Pending behind each reaped completion, counting each in
+// resolved.
+func resolveBatch(completions []C.nrtq_completion, resolved *atomic.Uint64) {
+	for _, c := range completions {
+		h := cgo.Handle(c.user_data)
+		// A second delivery of one request would find its handle deleted and panic
+		// here: loudly, rather than resolving a stranger's request.
+		p := h.Value().(*Pending)
+		h.Delete()
+		// Counted before Done closes, so a caller woken by it sees the count.
+		resolved.Add(1)
+		p.resolve(Completion{
+			Ticket:    uint64(c.ticket),
+			Status:    Status(c.status),
+			NRTStatus: NRTStatus(c.nrt_status),
+		})
 	}
 }
 
@@ -284,8 +321,10 @@ func (c Completion) Err() error {
 // Pending is a submitted request. Done is closed once its completion has been reaped:
 // then Completion and Err give its outcome, and its tensor sets are free again.
 type Pending struct {
-	q       *Queue
-	in, out *TensorSet
+	q       *Queue       // the queue or pipeline it went to; nil for a pool's request
+	pool    *Pool        // the pool it went to; nil for a queue's
+	in, out *TensorSet   // a tensor-set request's sets; nil for a host-buffer request
+	host    *hostRequest // a host-buffer request's C staging memory; nil otherwise
 	handle  cgo.Handle
 	ticket  uint64
 	done    chan struct{}
@@ -337,11 +376,14 @@ func (p *Pending) Wait(ctx context.Context) error {
 // false, the request was already on the device or done: it resolves (or has resolved)
 // with its own outcome. An error means the cancellation could not be asked for: the
 // queue is being destroyed (ErrClosed; the request still resolves), or nrtq refused the
-// ticket.
+// ticket. A pool's request cannot be cancelled: ErrUnsupported.
 func (p *Pending) Cancel() (bool, error) {
 	const op = "Pending.Cancel"
 	if p == nil {
 		return false, &Error{Op: op, Status: StatusNull, Message: "the Pending is nil"}
+	}
+	if p.pool != nil {
+		return false, &Error{Op: op, Status: StatusUnsupported, Message: "a pool's requests cannot be cancelled (nrtq has no pool cancel): wait for them"}
 	}
 	select {
 	case <-p.done:
@@ -373,15 +415,30 @@ func (p *Pending) Cancel() (bool, error) {
 }
 
 // resolve delivers the request's completion: tensor sets back first, so that a reader
-// woken by Done finds them free.
+// woken by Done finds them free; a host-buffer request's outputs are copied into its Go
+// slices here too, before Done closes.
 func (p *Pending) resolve(c Completion) {
 	p.result = c
-	p.in.giveBack()
-	p.out.giveBack()
-	p.q.mu.Lock()
-	delete(p.q.pending, p)
-	p.q.mu.Unlock()
+	p.giveBack()
+	if p.host != nil {
+		p.host.finish(c)
+	}
+	if p.pool != nil {
+		p.pool.forget(p)
+	} else {
+		p.q.mu.Lock()
+		delete(p.q.pending, p)
+		p.q.mu.Unlock()
+	}
 	close(p.done)
+}
+
+// giveBack returns a tensor-set request's sets (a host-buffer request has none).
+func (p *Pending) giveBack() {
+	if p.in != nil {
+		p.in.giveBack()
+		p.out.giveBack()
+	}
 }
 
 // waitError is a Submit that gave up waiting for backlog room: it matches both the
@@ -451,11 +508,21 @@ func (q *Queue) submit(in, out *TensorSet) (*Pending, <-chan struct{}, error) {
 		in.giveBack()
 		return nil, nil, err
 	}
+	return q.enqueue(op, p, "nrtq_queue_submit", func(user C.uint64_t, ticket *C.uint64_t) C.nrtq_status {
+		return C.nrtq_queue_submit(q.p, in.set, out.set, nil, user, ticket)
+	})
+}
+
+// enqueue hands p (its sets lent or its host buffers staged) to nrtq through submit,
+// which passes user as the request's user_data. On refusal p's resources come back.
+// It returns the progress channel current before the attempt, so a completion reaped
+// between a refusal and the caller's wait still wakes it.
+func (q *Queue) enqueue(op string, p *Pending, cName string,
+	submit func(user C.uint64_t, ticket *C.uint64_t) C.nrtq_status) (*Pending, <-chan struct{}, error) {
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
-		in.giveBack()
-		out.giveBack()
+		p.refused()
 		return nil, nil, &Error{Op: op, Status: StatusClosed, Message: "the queue is closed"}
 	}
 	progress := q.progress
@@ -467,8 +534,8 @@ func (q *Queue) submit(in, out *TensorSet) (*Pending, <-chan struct{}, error) {
 
 	p.handle = cgo.NewHandle(p)
 	var ticket C.uint64_t
-	err := call("nrtq_queue_submit", func() C.nrtq_status {
-		return C.nrtq_queue_submit(q.p, in.set, out.set, nil, C.uint64_t(p.handle), &ticket)
+	err := call(cName, func() C.nrtq_status {
+		return submit(C.uint64_t(p.handle), &ticket)
 	})
 	if err == nil {
 		p.ticket = uint64(ticket)
@@ -479,8 +546,7 @@ func (q *Queue) submit(in, out *TensorSet) (*Pending, <-chan struct{}, error) {
 		// Out of the map before calls.Done: once Shutdown has seen the calls finish,
 		// every entry left in the map is a request nrtq accepted.
 		p.handle.Delete()
-		in.giveBack()
-		out.giveBack()
+		p.refused()
 		q.mu.Lock()
 		delete(q.pending, p)
 		q.mu.Unlock()
@@ -491,6 +557,23 @@ func (q *Queue) submit(in, out *TensorSet) (*Pending, <-chan struct{}, error) {
 		return nil, progress, err
 	}
 	return p, progress, nil
+}
+
+// refused gives back what a request nrtq did not accept holds: its tensor sets, or its
+// staging memory (nrtq keeps no pointer into it after refusing).
+func (p *Pending) refused() {
+	p.giveBack()
+	if p.host != nil {
+		p.host.free()
+	}
+}
+
+// models are the models the queue holds open.
+func (q *Queue) models() []*Model {
+	if q.chain != nil {
+		return q.chain
+	}
+	return []*Model{q.model}
 }
 
 // failureStatus is the raw libnrt status that failed the queue (0 if unknown).
@@ -688,13 +771,17 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	}
 	q.mu.Unlock()
 	for _, p := range left {
-		p.in.abandon()
-		p.out.abandon()
+		if p.in != nil {
+			p.in.abandon()
+			p.out.abandon()
+		}
 		p.handle.Delete()
 		p.resolve(Completion{Ticket: p.ticket, Status: StatusCancelled, NRTStatus: NRTTimeout})
 	}
 	closeErr := q.reapFile.Close()
-	q.model.count(&q.model.queues, -1)
+	for _, m := range q.models() {
+		m.count(&m.queues, -1)
+	}
 
 	if waitErr != nil {
 		return fmt.Errorf("nrtq: Shutdown: %d request(s) abandoned as cancelled: %w", len(left), waitErr)

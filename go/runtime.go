@@ -30,8 +30,12 @@ const (
 type Runtime struct {
 	p *C.nrtq_runtime
 
+	ownsLibnrt bool          // Open called nrt_init, so Close's nrt_close stops every device unit
+	frees      deferredFrees // host-buffer staging memory abandoned on a device, freed at Close
+
 	mu     sync.Mutex
 	models int // models loaded through this runtime and not yet closed
+	pools  int // pools created on this runtime and not yet closed
 	closed bool
 }
 
@@ -73,7 +77,7 @@ func Open(opts ...RuntimeOption) (*Runtime, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Runtime{p: p}, nil
+	return &Runtime{p: p, ownsLibnrt: cfg.init}, nil
 }
 
 // Generation is the loaded libnrt's async generation.
@@ -144,6 +148,10 @@ func (r *Runtime) Close() error {
 	if r.closed {
 		return &Error{Op: "Runtime.Close", Status: StatusClosed, Message: "already closed"}
 	}
+	if r.pools > 0 {
+		return &Error{Op: "Runtime.Close", Status: StatusBusy,
+			Message: fmt.Sprintf("%d pool(s) still open: close them first", r.pools)}
+	}
 	if r.models > 0 {
 		return &Error{Op: "Runtime.Close", Status: StatusBusy,
 			Message: fmt.Sprintf("%d model(s) still open: close their queues and tensor sets, then the models", r.models)}
@@ -155,5 +163,41 @@ func (r *Runtime) Close() error {
 	}
 	r.closed = true
 	r.p = nil
+	r.releaseAbandoned()
 	return nil
+}
+
+// freeAfterClose keeps C memory a device unit may still copy to or from until Close.
+func (r *Runtime) freeAfterClose(mem unsafe.Pointer) {
+	if mem == nil {
+		return
+	}
+	r.frees.mu.Lock()
+	r.frees.mem = append(r.frees.mem, mem)
+	r.frees.mu.Unlock()
+}
+
+// releaseAbandoned frees the memory kept by freeAfterClose, once nrt_close has stopped
+// every unit. When the program owns libnrt (WithInit(false)) the units run on after
+// Close, so the memory is left allocated: a deliberate leak, only after failures.
+func (r *Runtime) releaseAbandoned() {
+	r.frees.mu.Lock()
+	defer r.frees.mu.Unlock()
+	if r.ownsLibnrt {
+		for _, mem := range r.frees.mem {
+			C.free(mem)
+		}
+	}
+	r.frees.mem = nil
+}
+
+// adoptPool counts a pool against the runtime; false when the runtime is closed.
+func (r *Runtime) adoptPool(delta int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed && delta > 0 {
+		return false
+	}
+	r.pools += delta
+	return true
 }
