@@ -247,7 +247,9 @@ fn misuse_does_not_compile() {
             &program(
                 "q.submit(in, out, [](const nrtq::Completion &) {}); q.submit_future(cin, out);\n\
                  q.submit(in, out); q.try_submit(in, out, std::chrono::milliseconds(5));\n\
-                 nrtq::QueueConfig().on_complete([](const nrtq::Completion &) {}).on_complete(nullptr);",
+                 nrtq::QueueConfig().on_complete([](const nrtq::Completion &) {}).on_complete(nullptr);\n\
+                 nrtq::PoolConfig().on_core_left([](uint32_t, nrtq_status, uint32_t) {}).on_core_left(nullptr);\n\
+                 nrtq::Pool *p = nullptr; if (p) p->submit_host({}, {}, [](const nrtq::Completion &) {});",
             ),
             &includes,
         );
@@ -259,6 +261,14 @@ fn misuse_does_not_compile() {
             (
                 "nrtq::QueueConfig().on_complete([](int) {});",
                 Some("on_complete takes a callable invocable as f(const nrtq::Completion&)"),
+            ),
+            (
+                "nrtq::PoolConfig().on_core_left([](const nrtq::Completion &) {});",
+                Some("on_core_left takes a callable f(uint32_t core, nrtq_status, uint32_t nrt_status)"),
+            ),
+            (
+                "nrtq::Pool *p = nullptr; p->submit_host({}, {}, [](int) {});",
+                Some("invocable as f(const nrtq::Completion&)"),
             ),
             ("q.submit_future(in, cin);", None),
             ("q.submit_future(rt, out);", None),
