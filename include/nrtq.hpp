@@ -23,12 +23,25 @@
  *     nrtq::Queue::Ticket t = logged.submit(in3, out3);   // completes through log_it
  *     if (logged.cancel(t)) ...                           // still in the backlog: cancelled
  *
- * Ownership. Runtime, Queue, QueueConfig (and Model, TensorSet) are move-only owners;
+ *     // Pipelines: host buffers in and out; nrtq writes, runs and reads as async stages.
+ *     nrtq::Queue p = nrtq::Queue::pipeline(rt, model, nrtq::PipelineConfig().slots(8));
+ *     auto f = p.submit_host_future({nrtq::host_input("a", a), nrtq::host_input("b", b)},
+ *                                   {nrtq::host_output("out", out)});
+ *
+ *     // Pools: one model on several cores behind one submit, dead cores taken out.
+ *     nrtq::Pool pool(rt, "model.nrtm", nrtq::PoolConfig().cores({0, 1})
+ *                         .pipeline(nrtq::PipelineConfig())
+ *                         .on_core_left([](uint32_t core, nrtq_status, uint32_t) { ... }));
+ *     std::optional<std::future<nrtq::Completion>> g = pool.submit_host_future(ins, outs);
+ *
+ * Ownership. Runtime, Queue, QueueConfig, PipelineConfig, Pool, PoolConfig (and Model,
+ * TensorSet) are move-only owners;
  * a moved-from object is empty, and using it throws Error(NRTQ_ERR_NULL). The runtime's
  * handle is shared: every Queue (and Model, TensorSet) created on a Runtime keeps it
  * open, so the runtime closes (nrtq_runtime_close, and nrt_close when it called nrt_init)
  * when the last of them goes, whatever order they are destroyed in. A Queue also keeps
- * the Model it runs alive. Tensor sets given to a submit must outlive the request: keep
+ * the Model(s) it runs alive, a Pool the Models it was given. Tensor sets and host buffers
+ * given to a submit must outlive the request (see "Buffer reuse" on Queue::submit_host): keep
  * them until its completion has arrived (its callback ran or its future is ready).
  *
  * Errors. A failed call throws nrtq::Error, carrying the nrtq status, the raw libnrt
@@ -769,6 +782,9 @@ public:
           const QueueConfig &config = QueueConfig())
         : runtime_(runtime.lifetime()), model_(lifetimes(models)), fatal_(config.fatal_), hook_(config.hook_),
           delivery_(config.delivery_) {
+        // The C call takes NULL as "the defaults": a moved-from config must not mean that.
+        if (pipeline.native_handle() == nullptr)
+            throw Error(NRTQ_ERR_NULL, 0, "nrtq_pipeline_create", "the PipelineConfig was moved from");
         std::vector<void *> raw;
         for (const ModelRef &m : models) raw.push_back(m.native_handle());
         detail::check(nrtq_pipeline_create(runtime.native_handle(), raw.data(), raw.size(), config.native_handle(),
@@ -1250,6 +1266,9 @@ public:
     /** Make every core's queue a pipeline (host buffers in and out: Pool::submit_host) with
      *  these settings, copied. */
     PoolConfig &pipeline(const PipelineConfig &config) {
+        // The C call takes NULL as "no pipeline": a moved-from config must not mean that.
+        if (config.native_handle() == nullptr)
+            throw Error(NRTQ_ERR_NULL, 0, "PoolConfig::pipeline", "the PipelineConfig was moved from");
         detail::check(nrtq_pool_config_set_pipeline(config_.get(), config.native_handle()),
                       "nrtq_pool_config_set_pipeline");
         pipeline_ = true;

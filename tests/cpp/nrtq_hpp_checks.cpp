@@ -978,9 +978,20 @@ void pool_config_refuses_queue_callables() {
     } catch (const nrtq::Error &) {
         plain_accepted = false;
     }
-    expect(refused && refused->status() == NRTQ_ERR_INVALID && !refused->message().empty() && plain_accepted,
-           "PoolConfig::queue_config refuses a QueueConfig with a callable and takes a plain one",
-           refused ? refused->what() : "accepted");
+    // A moved-from PipelineConfig is not taken for "no pipeline" (the C call's NULL).
+    nrtq::PipelineConfig given;
+    nrtq::PipelineConfig taken = std::move(given);
+    nrtq_status moved_from = NRTQ_OK;
+    try {
+        nrtq::PoolConfig().pipeline(given); // NOLINT(bugprone-use-after-move): the point of the check
+    } catch (const nrtq::Error &e) {
+        moved_from = e.status();
+    }
+    expect(refused && refused->status() == NRTQ_ERR_INVALID && !refused->message().empty() && plain_accepted &&
+               moved_from == NRTQ_ERR_NULL,
+           "PoolConfig::queue_config refuses a QueueConfig with a callable and takes a plain one; "
+           "a moved-from PipelineConfig throws NRTQ_ERR_NULL",
+           std::string(refused ? refused->what() : "accepted") + " / " + nrtq_status_str(moved_from));
 }
 
 int run_pool_checks() {
