@@ -683,9 +683,19 @@ void pipeline_queue_returns_outputs(const nrtq::Runtime &rt) {
         figures += " stage " + std::to_string(s.stage) + " retired " + std::to_string(s.retired);
     expect(retired_all, "a pipeline's stage stats are write, execute, read, each retiring every request",
            "stages:" + figures);
-    expect(q.stage_errors().empty() && q.stats().completed == kRequests,
-           "a pipeline without failures logs no stage errors and counts every request",
-           "completed " + std::to_string(q.stats().completed));
+    // A pipeline takes host buffers only: a tensor-set submit is refused, its callable freed.
+    nrtq::TensorSet in = nrtq::TensorSet::inputs_of(model), out = nrtq::TensorSet::outputs_of(model);
+    Tracker refused;
+    nrtq_status tensor_sets = NRTQ_OK;
+    try {
+        q.submit(in, out, TrackedCallable(&refused));
+    } catch (const nrtq::Error &e) {
+        tensor_sets = e.status();
+    }
+    expect(q.stage_errors().empty() && q.stats().completed == kRequests && tensor_sets == NRTQ_ERR_INVALID &&
+               refused.destroyed_uncalled == 1,
+           "a pipeline without failures logs no stage errors and counts every request; tensor sets are refused",
+           "completed " + std::to_string(q.stats().completed) + ", tensor-set submit " + nrtq_status_str(tensor_sets));
 }
 
 // A buffer of the wrong size is refused at submit with the message naming the tensor and
