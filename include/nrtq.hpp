@@ -23,12 +23,25 @@
  *     nrtq::Queue::Ticket t = logged.submit(in3, out3);   // completes through log_it
  *     if (logged.cancel(t)) ...                           // still in the backlog: cancelled
  *
- * Ownership. Runtime, Queue, QueueConfig (and Model, TensorSet) are move-only owners;
+ *     // Pipelines: host buffers in and out; nrtq writes, runs and reads as async stages.
+ *     nrtq::Queue p = nrtq::Queue::pipeline(rt, model, nrtq::PipelineConfig().slots(8));
+ *     auto f = p.submit_host_future({nrtq::host_input("a", a), nrtq::host_input("b", b)},
+ *                                   {nrtq::host_output("out", out)});
+ *
+ *     // Pools: one model on several cores behind one submit, dead cores taken out.
+ *     nrtq::Pool pool(rt, "model.nrtm", nrtq::PoolConfig().cores({0, 1})
+ *                         .pipeline(nrtq::PipelineConfig())
+ *                         .on_core_left([](uint32_t core, nrtq_status, uint32_t) { ... }));
+ *     std::optional<std::future<nrtq::Completion>> g = pool.submit_host_future(ins, outs);
+ *
+ * Ownership. Runtime, Queue, QueueConfig, PipelineConfig, Pool, PoolConfig (and Model,
+ * TensorSet) are move-only owners;
  * a moved-from object is empty, and using it throws Error(NRTQ_ERR_NULL). The runtime's
  * handle is shared: every Queue (and Model, TensorSet) created on a Runtime keeps it
  * open, so the runtime closes (nrtq_runtime_close, and nrt_close when it called nrt_init)
  * when the last of them goes, whatever order they are destroyed in. A Queue also keeps
- * the Model it runs alive. Tensor sets given to a submit must outlive the request: keep
+ * the Model(s) it runs alive, a Pool the Models it was given. Tensor sets and host buffers
+ * given to a submit must outlive the request (see "Buffer reuse" on Queue::submit_host): keep
  * them until its completion has arrived (its callback ran or its future is ready).
  *
  * Errors. A failed call throws nrtq::Error, carrying the nrtq status, the raw libnrt
@@ -310,6 +323,79 @@ inline void completion_hook_trampoline(const nrtq_completion *c, std::uint64_t u
     }
 }
 
+/** A refused submit's status and the thread's message, read before anything else runs. */
+struct Refusal {
+    nrtq_status status = NRTQ_OK;
+    std::string message;
+};
+
+/**
+ * The common part of every callable-taking submit (queue, pipeline, pool): box the callable
+ * as the request's user_data, call `raw(callback, user_data, &ticket)`, and hand the box to
+ * the request when accepted. When refused, the message is copied before the box (and so
+ * the callable's destructor, which may call nrtq) is destroyed.
+ */
+template <class F, class Raw> Refusal submit_boxed(F &&on_complete, Raw &&raw, std::uint64_t &ticket) {
+    using Callable = std::decay_t<F>;
+    static_assert(std::is_invocable_v<Callable &, const Completion &>,
+                  "a completion callable must be invocable as f(const nrtq::Completion&)");
+    auto closure = std::make_unique<ClosureOf<Callable>>(std::forward<F>(on_complete));
+    const nrtq_status status = raw(
+        &completion_trampoline,
+        static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<Closure *>(closure.get()))), &ticket);
+    Refusal refusal;
+    refusal.status = status;
+    if (status == NRTQ_OK) {
+        // Accepted: the request owns the closure now (the trampoline frees it, perhaps
+        // already on the completion thread); release() only forgets the pointer.
+        (void)closure.release();
+    } else if (status != NRTQ_BACKLOG_FULL) {
+        refusal.message = last_error();
+    }
+    return refusal;
+}
+
+/** The raw submits as callables raw(callback, user_data, &ticket), one per C entry point. */
+struct QueueSetSubmit {
+    nrtq_queue *queue;
+    const void *inputs;
+    void *outputs;
+    std::int64_t timeout_us;
+    nrtq_status operator()(nrtq_completion_fn cb, std::uint64_t user_data, std::uint64_t *ticket) const {
+        return nrtq_queue_submit_timeout(queue, inputs, outputs, cb, user_data, timeout_us, ticket);
+    }
+};
+struct QueueHostSubmit {
+    nrtq_queue *queue;
+    const std::vector<nrtq_host_buffer> &inputs, &outputs;
+    std::int64_t timeout_us;
+    nrtq_status operator()(nrtq_completion_fn cb, std::uint64_t user_data, std::uint64_t *ticket) const {
+        return nrtq_queue_submit_host_timeout(queue, inputs.data(), inputs.size(), outputs.data(), outputs.size(), cb,
+                                              user_data, timeout_us, ticket);
+    }
+};
+struct PoolSetSubmit {
+    const nrtq_pool *pool;
+    const void *inputs;
+    void *outputs;
+    nrtq_status operator()(nrtq_completion_fn cb, std::uint64_t user_data, std::uint64_t *ticket) const {
+        return nrtq_pool_submit(pool, inputs, outputs, cb, user_data, ticket);
+    }
+};
+struct PoolHostSubmit {
+    const nrtq_pool *pool;
+    const std::vector<nrtq_host_buffer> &inputs, &outputs;
+    nrtq_status operator()(nrtq_completion_fn cb, std::uint64_t user_data, std::uint64_t *ticket) const {
+        return nrtq_pool_submit_host(pool, inputs.data(), inputs.size(), outputs.data(), outputs.size(), cb,
+                                     user_data, ticket);
+    }
+};
+
+/** A callable fulfilling a promise, for the future-returning submits. */
+inline auto fulfiller(std::promise<Completion> promise) {
+    return [p = std::move(promise)](const Completion &c) mutable { p.set_value(c); };
+}
+
 template <class T> struct is_duration : std::false_type {};
 template <class Rep, class Period> struct is_duration<std::chrono::duration<Rep, Period>> : std::true_type {};
 
@@ -411,6 +497,88 @@ public:
 
 private:
     void *handle_;
+};
+
+/**
+ * Host buffers of a pipeline request (Queue::submit_host, Pool::submit_host): nrtq.h's
+ * nrtq_host_buffer, one per model tensor, named or by position. Only the name string
+ * must stay alive for the submit call (nrtq resolves it there); the memory it points at
+ * belongs to the request until its completion (see "Buffer reuse" on Queue::submit_host).
+ */
+using HostBuffer = nrtq_host_buffer;
+using HostBuffers = std::vector<nrtq_host_buffer>;
+
+/** Input `name`: `size` bytes at `data`, written to the device by the pipeline. */
+inline HostBuffer host_input(const char *name, const void *data, std::size_t size) noexcept {
+    // nrtq only reads an input buffer; the C struct has one non-const pointer for both sides.
+    return HostBuffer{name, 0, const_cast<void *>(data), size};
+}
+/** Input number `index` of the model's inputs. */
+inline HostBuffer host_input_at(std::uint32_t index, const void *data, std::size_t size) noexcept {
+    return HostBuffer{nullptr, index, const_cast<void *>(data), size};
+}
+/** Output `name`: `size` bytes at `data`, filled by the pipeline before completion. */
+inline HostBuffer host_output(const char *name, void *data, std::size_t size) noexcept {
+    return HostBuffer{name, 0, data, size};
+}
+/** Output number `index` of the model's (last model's) outputs. */
+inline HostBuffer host_output_at(std::uint32_t index, void *data, std::size_t size) noexcept {
+    return HostBuffer{nullptr, index, data, size};
+}
+/** The whole of `values` as input `name`. */
+template <class T> HostBuffer host_input(const char *name, const std::vector<T> &values) noexcept {
+    static_assert(std::is_trivially_copyable_v<T>, "tensor elements must be trivially copyable");
+    return host_input(name, values.data(), values.size() * sizeof(T));
+}
+/** The whole of `values` as output `name` (size it to the tensor first). */
+template <class T> HostBuffer host_output(const char *name, std::vector<T> &values) noexcept {
+    static_assert(std::is_trivially_copyable_v<T>, "tensor elements must be trivially copyable");
+    return host_output(name, values.data(), values.size() * sizeof(T));
+}
+
+/** A request of a pipeline that failed, with the stage it failed at (Queue::stage_errors). */
+struct StageError {
+    Completion completion;
+    /** NRTQ_STAGE_WRITE, NRTQ_STAGE_EXECUTE, NRTQ_STAGE_READ, or NRTQ_STAGE_NONE. */
+    nrtq_stage stage = NRTQ_STAGE_NONE;
+};
+
+/** Settings of a pipeline beside its QueueConfig: device slots and the links of a chain of
+ *  models. Every setter returns *this and throws Error for a bad value. */
+class PipelineConfig {
+public:
+    PipelineConfig() {
+        nrtq_pipeline_config *raw = nullptr;
+        detail::check(nrtq_pipeline_config_new(&raw), "nrtq_pipeline_config_new");
+        config_.reset(raw);
+    }
+    PipelineConfig(PipelineConfig &&) noexcept = default;
+    PipelineConfig &operator=(PipelineConfig &&) noexcept = default;
+    PipelineConfig(const PipelineConfig &) = delete;
+    PipelineConfig &operator=(const PipelineConfig &) = delete;
+
+    /** Device slots (input and output tensor sets per model, one per request from leaving
+     *  the backlog to completion), 0-4096; 0 (default) picks three stages times the
+     *  queue's depth ceiling, capped at `max_slots` (0: 64). */
+    PipelineConfig &slots(std::uint32_t n, std::uint32_t max_slots = 0) {
+        detail::check(nrtq_pipeline_config_set_slots(config_.get(), n, max_slots), "nrtq_pipeline_config_set_slots");
+        return *this;
+    }
+    /** A chain: input `input` of model `model` (1 or more) is output `output` of model
+     *  `model - 1`, kept on the device. Unlinked chained inputs bind by name. */
+    PipelineConfig &link(std::uint32_t model, const std::string &input, const std::string &output) {
+        detail::check(nrtq_pipeline_config_link(config_.get(), model, input.c_str(), output.c_str()),
+                      "nrtq_pipeline_config_link");
+        return *this;
+    }
+
+    const nrtq_pipeline_config *native_handle() const noexcept { return config_.get(); }
+
+private:
+    struct Free {
+        void operator()(nrtq_pipeline_config *c) const noexcept { nrtq_pipeline_config_free(c); }
+    };
+    std::unique_ptr<nrtq_pipeline_config, Free> config_;
 };
 
 /** Settings for a Queue; every setter returns *this and throws Error for a bad value. */
@@ -528,6 +696,7 @@ public:
 
 private:
     friend class Queue;
+    friend class PoolConfig;
     struct Free {
         void operator()(nrtq_queue_config *c) const noexcept { nrtq_queue_config_free(c); }
     };
@@ -599,6 +768,33 @@ public:
         detail::check(nrtq_queue_create(runtime.native_handle(), model.native_handle(), config.native_handle(),
                                         &queue_),
                       "nrtq_queue_create");
+    }
+
+    /**
+     * A pipeline: host buffers in, host buffers out (submit_host). `models` (at least one,
+     * all loaded on one core, kept alive by the queue) run in order, each chained model's
+     * inputs bound on the device to the previous one's outputs (PipelineConfig::link).
+     * nrtq allocates the device slots and frees them at destroy. The result is a Queue with
+     * every promise of one (ticket order, exactly once, cancel, drain, reap, errors, stats,
+     * failure); the tensor-set submits are refused on it (NRTQ_ERR_INVALID).
+     */
+    Queue(const Runtime &runtime, const std::vector<ModelRef> &models, const PipelineConfig &pipeline,
+          const QueueConfig &config = QueueConfig())
+        : runtime_(runtime.lifetime()), model_(lifetimes(models)), fatal_(config.fatal_), hook_(config.hook_),
+          delivery_(config.delivery_) {
+        // The C call takes NULL as "the defaults": a moved-from config must not mean that.
+        if (pipeline.native_handle() == nullptr)
+            throw Error(NRTQ_ERR_NULL, 0, "nrtq_pipeline_create", "the PipelineConfig was moved from");
+        std::vector<void *> raw;
+        for (const ModelRef &m : models) raw.push_back(m.native_handle());
+        detail::check(nrtq_pipeline_create(runtime.native_handle(), raw.data(), raw.size(), config.native_handle(),
+                                           pipeline.native_handle(), &queue_),
+                      "nrtq_pipeline_create");
+    }
+    /** A pipeline over one model (see the constructor above). */
+    static Queue pipeline(const Runtime &runtime, const ModelRef &model,
+                          const PipelineConfig &pipeline = PipelineConfig(), const QueueConfig &config = QueueConfig()) {
+        return Queue(runtime, std::vector<ModelRef>{model}, pipeline, config);
     }
 
     Queue(Queue &&other) noexcept { swap(other); }
@@ -719,6 +915,98 @@ public:
     }
 
     /**
+     * Pipelines: submit host buffers (host_input / host_output), every model input and
+     * output exactly once, by name or index, each of exactly the tensor's size (otherwise
+     * Error(NRTQ_ERR_INVALID) whose message names the tensor and both sizes; nothing is
+     * accepted). The request writes the inputs, runs the model(s) and reads the outputs
+     * into the output buffers before it completes. Same forms and rules as submit:
+     * a callable, a future, the queue-wide callable, a tag; "not now" never throws.
+     *
+     * Buffer reuse (nrtq_queue_submit_host): the buffers belong to the request until it is
+     * delivered (its callable ran, its future is ready, or it was reaped). Until then
+     * inputs must not change and outputs must not be read or written. At delivery all may
+     * be reused, also after the request's own error (NRTQ_ERR_EXEC, NRTQ_ERR_RUNTIME) and
+     * after NRTQ_ERR_CANCELLED with nrt_status 0. The one exception: a request given up on
+     * while a unit held it may still be copied to or from by that unit; reuse or free its
+     * buffers only after the runtime has closed. Those are the requests completed with
+     * NRTQ_ERR_DEADLINE, NRTQ_ERR_PANIC, NRTQ_ERR_CANCELLED with nrt_status NRT_TIMEOUT (5),
+     * or NRTQ_ERR_QUEUE_FAILED at the stage whose unit died (stage_errors() tells).
+     */
+    template <class F>
+    Ticket submit_host(const HostBuffers &inputs, const HostBuffers &outputs, F &&on_complete) {
+        std::optional<Ticket> ticket = try_submit_host(inputs, outputs, std::forward<F>(on_complete), forever);
+        if (!ticket) throw backlog_full_on_completion_thread("Queue::submit_host");
+        return *ticket;
+    }
+    /** As submit_host with a callable, waiting up to `timeout` for room; empty when the
+     *  backlog stayed full (the callable is then already destroyed). */
+    template <class F, std::enable_if_t<!detail::is_duration<std::decay_t<F>>::value, int> = 0>
+    std::optional<Ticket> try_submit_host(const HostBuffers &inputs, const HostBuffers &outputs, F &&on_complete,
+                                          std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+        return submit_closure(host_submitter(inputs, outputs, timeout), std::forward<F>(on_complete),
+                              "nrtq_queue_submit_host");
+    }
+    /** submit_host without a callable: the queue-wide callable (callback mode) or reap (tag 0). */
+    Ticket submit_host(const HostBuffers &inputs, const HostBuffers &outputs) {
+        return submit_host_tagged(inputs, outputs, 0);
+    }
+    /** submit_host with a tag (Completion::user_data), for reap mode or the queue-wide callable. */
+    Ticket submit_host_tagged(const HostBuffers &inputs, const HostBuffers &outputs, std::uint64_t tag) {
+        std::optional<Ticket> ticket = try_submit_host_tagged(inputs, outputs, tag, forever);
+        if (!ticket) throw backlog_full_on_completion_thread("Queue::submit_host_tagged");
+        return *ticket;
+    }
+    std::optional<Ticket> try_submit_host_tagged(const HostBuffers &inputs, const HostBuffers &outputs,
+                                                 std::uint64_t tag,
+                                                 std::chrono::microseconds timeout = std::chrono::microseconds(0)) {
+        return submit_untracked(host_submitter(inputs, outputs, timeout), tag, "Queue::submit_host_tagged",
+                                "nrtq_queue_submit_host");
+    }
+    /** submit_host with a future for the Completion; `ticket` receives the ticket if given. */
+    std::future<Completion> submit_host_future(const HostBuffers &inputs, const HostBuffers &outputs,
+                                               Ticket *ticket = nullptr) {
+        std::optional<std::future<Completion>> f = try_submit_host_future(inputs, outputs, forever, ticket);
+        if (!f) throw backlog_full_on_completion_thread("Queue::submit_host_future");
+        return std::move(*f);
+    }
+    std::optional<std::future<Completion>>
+    try_submit_host_future(const HostBuffers &inputs, const HostBuffers &outputs,
+                           std::chrono::microseconds timeout = std::chrono::microseconds(0), Ticket *ticket = nullptr) {
+        std::promise<Completion> promise;
+        std::future<Completion> future = promise.get_future();
+        std::optional<Ticket> accepted = try_submit_host(inputs, outputs, detail::fulfiller(std::move(promise)), timeout);
+        if (!accepted) return std::nullopt;
+        if (ticket != nullptr) *ticket = *accepted;
+        return future;
+    }
+
+    /** Per-stage figures in plan order: a pipeline's write, execute, read; a plain queue's
+     *  one execute stage. */
+    std::vector<nrtq_stage_stats> stage_stats() const {
+        std::size_t count = 0;
+        detail::check(nrtq_queue_stage_stats(queue_, nullptr, 0, &count), "nrtq_queue_stage_stats");
+        std::vector<nrtq_stage_stats> out(count);
+        std::size_t written = 0;
+        detail::check(nrtq_queue_stage_stats(queue_, out.data(), out.size(), &written), "nrtq_queue_stage_stats");
+        out.resize(written < out.size() ? written : out.size());
+        return out;
+    }
+
+    /** Up to `max` recent failed requests with the stage each failed at. The same log as
+     *  errors(): each failed request is returned once, by one of the two. */
+    std::vector<StageError> stage_errors(std::size_t max = 256, std::uint64_t *dropped = nullptr) {
+        std::vector<nrtq_stage_error> batch(max);
+        std::size_t count = 0;
+        detail::check(nrtq_queue_stage_errors(queue_, batch.data(), batch.size(), &count, dropped),
+                      "nrtq_queue_stage_errors");
+        std::vector<StageError> out;
+        for (std::size_t i = 0; i < count; i++)
+            out.push_back(StageError{detail::from_c(batch[i].completion, delivery_ == NRTQ_DELIVERY_REAP),
+                                     batch[i].stage});
+        return out;
+    }
+
+    /**
      * Cancel request `ticket` if it has not reached the device yet. True: it was taken out
      * of the backlog and completes, once, as NRTQ_ERR_CANCELLED (raw status 0) in its place
      * in ticket order: its callable is still called (then destroyed), its future fulfilled,
@@ -808,59 +1096,69 @@ private:
         std::swap(delivery_, other.delivery_);
     }
 
+    static std::shared_ptr<void> lifetimes(const std::vector<ModelRef> &models) {
+        auto all = std::make_shared<std::vector<std::shared_ptr<void>>>();
+        for (const ModelRef &m : models) all->push_back(m.lifetime());
+        return all;
+    }
+
+    detail::QueueSetSubmit set_submitter(const Inputs &inputs, const Outputs &outputs,
+                                         std::chrono::microseconds timeout) const {
+        return detail::QueueSetSubmit{queue_, inputs.native_handle(), outputs.native_handle(), detail::micros(timeout)};
+    }
+    detail::QueueHostSubmit host_submitter(const HostBuffers &inputs, const HostBuffers &outputs,
+                                           std::chrono::microseconds timeout) const {
+        return detail::QueueHostSubmit{queue_, inputs, outputs, detail::micros(timeout)};
+    }
+
     /** The tagged and callable-less submits: NULL callback, so the completion goes to the
      *  queue-wide callable (callback mode) or to reap. */
     std::optional<Ticket> submit_without_callable(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag,
                                                   std::chrono::microseconds timeout, const char *call) {
+        return submit_untracked(set_submitter(inputs, outputs, timeout), tag, call, "nrtq_queue_submit");
+    }
+
+    template <class Raw>
+    std::optional<Ticket> submit_untracked(Raw &&raw, std::uint64_t tag, const char *call, const char *c_call) {
         // A moved-from queue (queue_ NULL) is left to the C call, which says NRTQ_ERR_NULL.
         if (delivery_ == NRTQ_DELIVERY_CALLBACK && !hook_ && queue_ != nullptr)
             throw Error(NRTQ_ERR_WRONG_MODE, 0, call,
                         "this callback-mode queue has no queue-wide callable, so the completion would reach "
                         "nobody: give the submit a callable, or set QueueConfig::on_complete (or use reap mode)");
         Ticket ticket = 0;
-        nrtq_status status = nrtq_queue_submit_timeout(queue_, inputs.native_handle(), outputs.native_handle(),
-                                                       nullptr, tag, detail::micros(timeout), &ticket);
+        nrtq_status status = raw(nullptr, tag, &ticket);
         if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
-        if (status != NRTQ_OK) throw submit_error(status);
+        if (status != NRTQ_OK) throw submit_error(status, detail::last_error(), c_call);
         return ticket;
     }
 
     template <class F>
     std::optional<Ticket> submit_closure(const Inputs &inputs, const Outputs &outputs, F &&on_complete,
                                          std::chrono::microseconds timeout) {
-        using Callable = std::decay_t<F>;
-        static_assert(std::is_invocable_v<Callable &, const Completion &>,
-                      "a completion callable must be invocable as f(const nrtq::Completion&)");
+        return submit_closure(set_submitter(inputs, outputs, timeout), std::forward<F>(on_complete),
+                              "nrtq_queue_submit");
+    }
+
+    template <class Raw, class F>
+    std::optional<Ticket> submit_closure(Raw &&raw, F &&on_complete, const char *c_call) {
         if (delivery_ == NRTQ_DELIVERY_REAP && queue_ != nullptr)
             throw Error(NRTQ_ERR_WRONG_MODE, 0, "Queue::submit",
                         "a reap-mode queue never calls callables; use submit_tagged and reap");
-        auto closure = std::make_unique<detail::ClosureOf<Callable>>(std::forward<F>(on_complete));
         Ticket ticket = 0;
-        nrtq_status status = nrtq_queue_submit_timeout(
-            queue_, inputs.native_handle(), outputs.native_handle(), &detail::completion_trampoline,
-            static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<detail::Closure *>(closure.get()))),
-            detail::micros(timeout), &ticket);
-        if (status == NRTQ_OK) {
-            // Accepted: the request owns the closure now (the trampoline frees it, perhaps
-            // already on the completion thread); release() only forgets the pointer.
-            (void)closure.release();
-            return ticket;
-        }
-        // Refused: read the thread's message before the closure's destructor can run code
-        // that calls nrtq, then let the unique_ptr free the closure.
-        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
-        throw submit_error(status);
+        detail::Refusal refusal = detail::submit_boxed(std::forward<F>(on_complete), raw, ticket);
+        if (refusal.status == NRTQ_OK) return ticket;
+        if (refusal.status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        throw submit_error(refusal.status, std::move(refusal.message), c_call);
     }
 
     /** The Error of a refused submit; for a failed queue, with the raw status that failed it. */
-    Error submit_error(nrtq_status status) const {
-        std::string message = detail::last_error();
+    Error submit_error(nrtq_status status, std::string message, const char *c_call) const {
         std::uint32_t nrt_status = 0;
         if (status == NRTQ_ERR_QUEUE_FAILED && queue_ != nullptr) {
             nrtq_status failed = NRTQ_OK;
             if (nrtq_queue_failure(queue_, &failed, &nrt_status) != NRTQ_OK) nrt_status = 0;
         }
-        return Error(status, nrt_status, "nrtq_queue_submit", std::move(message));
+        return Error(status, nrt_status, c_call, std::move(message));
     }
 
     static Error backlog_full_on_completion_thread(const char *call) {
@@ -881,8 +1179,6 @@ private:
     nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
 };
 
-// ---- Pools ------------------------------------------------------------------------------
-
 namespace detail {
 
 /** A core-left callable, shared by the PoolConfig that set it and every Pool created with it. */
@@ -892,6 +1188,7 @@ struct CoreLeftClosure {
 
 inline void core_left_trampoline(std::uint32_t core, nrtq_status status, std::uint32_t nrt_status,
                                  std::uint64_t user_data) noexcept {
+    if (user_data == 0) return;
     auto *closure = reinterpret_cast<CoreLeftClosure *>(static_cast<std::uintptr_t>(user_data));
     try {
         closure->callable(core, status, nrt_status);
@@ -904,6 +1201,16 @@ inline void core_left_trampoline(std::uint32_t core, nrtq_status status, std::ui
 }
 
 } // namespace detail
+
+/** Where a pool is in its life (Pool::state). */
+struct PoolState {
+    /** NRTQ_POOL_SERVING, NRTQ_POOL_FAILED (every core has left) or NRTQ_POOL_CLOSED. */
+    nrtq_pool_state_t state = NRTQ_POOL_SERVING;
+    /** When failed: the last core's status and raw libnrt status; else NRTQ_OK and 0. */
+    nrtq_status status = NRTQ_OK;
+    std::uint32_t nrt_status = 0;
+    bool serving() const noexcept { return state == NRTQ_POOL_SERVING; }
+};
 
 /** Settings for a Pool; every setter returns *this and throws Error for a bad value. */
 class PoolConfig {
@@ -918,63 +1225,110 @@ public:
     PoolConfig(const PoolConfig &) = delete;
     PoolConfig &operator=(const PoolConfig &) = delete;
 
-    /** Each core's queue settings (depth, wait policy, deadline...); a QueueConfig with its
-     *  own callables is refused (the pool installs its own on each core). */
-    PoolConfig &queue(const QueueConfig &config) {
-        detail::check(nrtq_pool_config_set_queue_config(config_.get(), config.native_handle()),
-                      "nrtq_pool_config_set_queue_config");
-        return *this;
-    }
-    /** The logical cores to load the model on (Pool from a file); empty: every visible core. */
+    /** The logical cores a Pool created from a model file loads it on, each at most once;
+     *  empty (the default): every core the process sees. Ignored with loaded models. */
     PoolConfig &cores(const std::vector<std::uint32_t> &list) {
-        detail::check(nrtq_pool_config_set_cores(config_.get(), list.empty() ? nullptr : list.data(), list.size()),
+        detail::check(nrtq_pool_config_set_cores(config_.get(), list.data(), list.size()),
                       "nrtq_pool_config_set_cores");
         return *this;
     }
-    /** Requests the pool backlog holds before a submit says "not now" (default 4096). */
+    /** Requests the pool backlog holds before a submit is "not now", 0-2^24 (default 4096). */
     PoolConfig &backlog(std::uint32_t n) {
         detail::check(nrtq_pool_config_set_backlog(config_.get(), n), "nrtq_pool_config_set_backlog");
         return *this;
     }
-    /** Callback (default) or reap delivery. */
+    /** NRTQ_DELIVERY_CALLBACK (default) or NRTQ_DELIVERY_REAP. */
     PoolConfig &delivery(nrtq_delivery mode) {
-        detail::check(nrtq_pool_config_set_delivery(config_.get(), static_cast<std::uint32_t>(mode)),
-                      "nrtq_pool_config_set_delivery");
+        detail::check(nrtq_pool_config_set_delivery(config_.get(), mode), "nrtq_pool_config_set_delivery");
         delivery_ = mode;
         return *this;
     }
-    /** The requests may run twice: those on a dying core's device run again elsewhere. */
-    PoolConfig &retry_safe(bool yes) {
-        detail::check(nrtq_pool_config_set_retry_safe(config_.get(), yes), "nrtq_pool_config_set_retry_safe");
+    /** Requests safe to run twice (default false): one on a core's device when the core
+     *  died runs again on another core instead of failing. Each is still delivered once. */
+    PoolConfig &retry_safe(bool safe) {
+        detail::check(nrtq_pool_config_set_retry_safe(config_.get(), safe), "nrtq_pool_config_set_retry_safe");
         return *this;
     }
-    /** Completion threads serving the cores, 1-256 (default 1). */
+    /** Completion threads serving the cores, 1-256 (default 1: the runtime's own). */
     PoolConfig &completion_threads(std::uint32_t n) {
         detail::check(nrtq_pool_config_set_completion_threads(config_.get(), n),
                       "nrtq_pool_config_set_completion_threads");
         return *this;
     }
-    /** The pool-wide callable f(const Completion&), for requests submitted without one
-     *  (callback mode); it receives their tag as user_data. */
+    /** Each core's queue settings (depth, wait policy, deadline, ...), copied. A config
+     *  carrying a callable (on_complete, on_fatal) is refused with Error(NRTQ_ERR_INVALID):
+     *  use the pool's on_complete and on_core_left. Its delivery mode is ignored. */
+    PoolConfig &queue_config(const QueueConfig &config) {
+        detail::check(nrtq_pool_config_set_queue_config(config_.get(), config.native_handle()),
+                      "nrtq_pool_config_set_queue_config");
+        return *this;
+    }
+    /** Make every core's queue a pipeline (host buffers in and out: Pool::submit_host) with
+     *  these settings, copied. */
+    PoolConfig &pipeline(const PipelineConfig &config) {
+        // The C call takes NULL as "no pipeline": a moved-from config must not mean that.
+        if (config.native_handle() == nullptr)
+            throw Error(NRTQ_ERR_NULL, 0, "PoolConfig::pipeline", "the PipelineConfig was moved from");
+        detail::check(nrtq_pool_config_set_pipeline(config_.get(), config.native_handle()),
+                      "nrtq_pool_config_set_pipeline");
+        pipeline_ = true;
+        return *this;
+    }
+    /** Back to tensor-set cores (Pool::submit). */
+    PoolConfig &pipeline(std::nullptr_t) {
+        detail::check(nrtq_pool_config_set_pipeline(config_.get(), nullptr), "nrtq_pool_config_set_pipeline");
+        pipeline_ = false;
+        return *this;
+    }
+    /**
+     * The pool-wide completion callable, f(const Completion&) (copy-constructible), for the
+     * requests submitted without one (tag in Completion::user_data, the pool ticket in
+     * Completion::ticket). Same thread, rules and exception handling as
+     * QueueConfig::on_complete; callback mode only (a reap-mode Pool with one throws
+     * Error(NRTQ_ERR_INVALID) at creation). nullptr or an empty std::function removes it.
+     */
     template <class F> PoolConfig &on_complete(F &&callable) {
+        static_assert(std::is_invocable_v<std::decay_t<F> &, const Completion &>,
+                      "on_complete takes a callable invocable as f(const nrtq::Completion&)");
         auto hook = std::make_shared<detail::CompletionHook>();
         hook->callable = std::forward<F>(callable);
-        detail::check(nrtq_pool_config_set_completion_hook(
-                          config_.get(), &detail::completion_hook_trampoline,
-                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(hook.get()))),
+        if (!hook->callable) return on_complete(nullptr);
+        detail::check(nrtq_pool_config_set_completion_hook(config_.get(), &detail::completion_hook_trampoline,
+                                                           reinterpret_cast<std::uintptr_t>(hook.get())),
                       "nrtq_pool_config_set_completion_hook");
         hook_ = std::move(hook);
         return *this;
     }
-    /** f(core index, status, raw NRT status), once for each core that leaves the pool. */
+    PoolConfig &on_complete(std::nullptr_t) {
+        detail::check(nrtq_pool_config_set_completion_hook(config_.get(), nullptr, 0),
+                      "nrtq_pool_config_set_completion_hook");
+        hook_.reset();
+        return *this;
+    }
+    /**
+     * Called once per core that leaves the pool, as f(uint32_t core, nrtq_status status,
+     * uint32_t nrt_status): `core` is its index in the pool (the order of cores() or of
+     * the models given), `status` NRTQ_ERR_QUEUE_FAILED (dead unit), NRTQ_ERR_DEADLINE or
+     * NRTQ_ERR_PANIC. On a completion thread, under the completion callables' rules (it
+     * must not drain or destroy the pool); exceptions go to the callback exception
+     * handler. Shared by every pool created from this config, kept until each is destroyed.
+     */
     template <class F> PoolConfig &on_core_left(F &&callable) {
+        static_assert(std::is_invocable_v<std::decay_t<F> &, std::uint32_t, nrtq_status, std::uint32_t>,
+                      "on_core_left takes a callable f(uint32_t core, nrtq_status, uint32_t nrt_status)");
         auto closure = std::make_shared<detail::CoreLeftClosure>();
         closure->callable = std::forward<F>(callable);
-        detail::check(nrtq_pool_config_set_core_left_callback(
-                          config_.get(), &detail::core_left_trampoline,
-                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(closure.get()))),
+        if (!closure->callable) return on_core_left(nullptr);
+        detail::check(nrtq_pool_config_set_core_left_callback(config_.get(), &detail::core_left_trampoline,
+                                                              reinterpret_cast<std::uintptr_t>(closure.get())),
                       "nrtq_pool_config_set_core_left_callback");
         core_left_ = std::move(closure);
+        return *this;
+    }
+    PoolConfig &on_core_left(std::nullptr_t) {
+        detail::check(nrtq_pool_config_set_core_left_callback(config_.get(), nullptr, 0),
+                      "nrtq_pool_config_set_core_left_callback");
+        core_left_.reset();
         return *this;
     }
 
@@ -987,35 +1341,51 @@ private:
     };
     std::unique_ptr<nrtq_pool_config, Free> config_;
     nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
+    bool pipeline_ = false;
     std::shared_ptr<detail::CompletionHook> hook_;
     std::shared_ptr<detail::CoreLeftClosure> core_left_;
 };
 
-/** One model on many NeuronCores behind one submit, surviving a dying core (see nrtq_pool).
- *  Thread-safe: submit from any number of threads. */
+/**
+ * A pool: one model on several NeuronCores behind one submit (nrtq_pool). Each request goes
+ * to the core expected to finish it soonest; when a core's execution unit dies the core
+ * leaves (PoolConfig::on_core_left), requests that never reached its device run elsewhere,
+ * and the pool serves on; once every core has left, state() is NRTQ_POOL_FAILED and submits
+ * throw Error(NRTQ_ERR_QUEUE_FAILED). Every accepted request completes exactly once.
+ *
+ * A pool never waits for backlog room: every submit returns an empty std::optional when
+ * the backlog is full ("not now", as everywhere in this header, is not an exception).
+ * Callables and futures work as on a Queue (one heap closure per request, called once on
+ * a completion thread, exceptions to the handler). Tickets are the pool's own; completions
+ * of different cores may arrive out of ticket order. Thread-safe: submit from any thread.
+ *
+ * With PoolConfig::pipeline, cores are pipelines and requests carry host buffers
+ * (submit_host); otherwise tensor sets usable on every core (submit).
+ */
 class Pool {
 public:
     using Ticket = std::uint64_t;
 
-    /** nrtq loads the model file `model_path` on each core of the config's list (default:
-     *  every core the process sees) and unloads it when the pool is destroyed. */
-    Pool(const Runtime &runtime, const std::string &model_path, const PoolConfig &config = PoolConfig())
+    /** Load the model file at `path` (a NEFF, or nrt-emu's .nrtm) on the config's cores
+     *  (default: every core the process sees); the pool unloads it at destroy. */
+    Pool(const Runtime &runtime, const std::string &path, const PoolConfig &config = PoolConfig())
         : runtime_(runtime.lifetime()), hook_(config.hook_), core_left_(config.core_left_),
-          delivery_(config.delivery_) {
-        detail::check(nrtq_pool_create(runtime.native_handle(), model_path.c_str(), config.native_handle(), &pool_),
+          delivery_(config.delivery_), pipeline_(config.pipeline_) {
+        detail::check(nrtq_pool_create(runtime.native_handle(), path.c_str(), config.native_handle(), &pool_),
                       "nrtq_pool_create");
     }
-    /** Over models the application loaded, one per core (the pool keeps them alive). */
+    /** Over models the application loaded, one per core (core i of the pool is models[i]);
+     *  the pool keeps nrtq_nrt.hpp Models loaded; raw handles stay the caller's to keep. */
     Pool(const Runtime &runtime, const std::vector<ModelRef> &models, const PoolConfig &config = PoolConfig())
         : runtime_(runtime.lifetime()), hook_(config.hook_), core_left_(config.core_left_),
-          delivery_(config.delivery_) {
+          delivery_(config.delivery_), pipeline_(config.pipeline_) {
         std::vector<void *> raw;
         for (const ModelRef &m : models) {
             raw.push_back(m.native_handle());
             models_.push_back(m.lifetime());
         }
-        detail::check(nrtq_pool_create_with_models(runtime.native_handle(), raw.empty() ? nullptr : raw.data(),
-                                                   raw.size(), config.native_handle(), &pool_),
+        detail::check(nrtq_pool_create_with_models(runtime.native_handle(), raw.data(), raw.size(),
+                                                   config.native_handle(), &pool_),
                       "nrtq_pool_create_with_models");
     }
 
@@ -1030,7 +1400,8 @@ public:
     Pool(const Pool &) = delete;
     Pool &operator=(const Pool &) = delete;
 
-    /** destroy(forever); a failure goes to stderr and what the pool uses is kept alive. */
+    /** destroy(forever); a failure goes to stderr and what the pool uses is leaked, as
+     *  for Queue. */
     ~Pool() {
         if (pool_ == nullptr) return;
         nrtq_status status = nrtq_pool_destroy(pool_, -1);
@@ -1043,13 +1414,14 @@ public:
                 std::shared_ptr<detail::CompletionHook> hook;
                 std::shared_ptr<detail::CoreLeftClosure> core_left;
             };
-            static_cast<void>(new Kept{std::move(runtime_), std::move(models_), std::move(hook_),
-                                       std::move(core_left_)});
+            static_cast<void>(new Kept{std::move(runtime_), std::move(models_), std::move(hook_), std::move(core_left_)});
         }
     }
 
-    /** Destroy now (see nrtq_pool_destroy): true when everything finished, false when
-     *  device-held requests were abandoned. Throws Error from a callback. */
+    /** Destroy now: refuse new work, cancel the backlog, wait up to `timeout` per core for
+     *  its device, deliver every completion, unload what the pool loaded. False when
+     *  requests were abandoned on a device (NRTQ_ERR_CANCELLED with NRT_TIMEOUT). Throws
+     *  Error (the pool stays usable) from a callback on a completion thread. */
     bool destroy(std::chrono::microseconds timeout = forever) {
         nrtq_status status = nrtq_pool_destroy(pool_, detail::micros(timeout));
         if (status == NRTQ_TIMEOUT) {
@@ -1061,47 +1433,47 @@ public:
         return true;
     }
 
-    /** Submit with a callable f(const Completion&); empty when the pool backlog is full
-     *  (the callable is then already destroyed). Throws Error for any other refusal. */
-    template <class F, std::enable_if_t<!std::is_integral_v<std::decay_t<F>>, int> = 0>
-    std::optional<Ticket> try_submit(const Inputs &inputs, const Outputs &outputs, F &&on_complete) {
-        using Callable = std::decay_t<F>;
-        static_assert(std::is_invocable_v<Callable &, const Completion &>,
-                      "a completion callable must be invocable as f(const nrtq::Completion&)");
-        if (delivery_ == NRTQ_DELIVERY_REAP && pool_ != nullptr)
-            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Pool::submit",
-                        "a reap-mode pool never calls callables; use try_submit_tagged and reap");
-        auto closure = std::make_unique<detail::ClosureOf<Callable>>(std::forward<F>(on_complete));
-        Ticket ticket = 0;
-        nrtq_status status = nrtq_pool_submit(
-            pool_, inputs.native_handle(), outputs.native_handle(), &detail::completion_trampoline,
-            static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<detail::Closure *>(closure.get()))),
-            &ticket);
-        if (status == NRTQ_OK) {
-            (void)closure.release(); // the request owns it now (the trampoline frees it)
-            return ticket;
-        }
-        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
-        throw Error(status, 0, "nrtq_pool_submit", detail::last_error());
+    /** Tensor-set pools: submit with a callable f(const Completion&); empty when the
+     *  backlog is full (the callable is then already destroyed). */
+    template <class F> std::optional<Ticket> submit(const Inputs &inputs, const Outputs &outputs, F &&on_complete) {
+        return submit_closure(set_submitter(inputs, outputs), std::forward<F>(on_complete), "nrtq_pool_submit");
+    }
+    /** Tensor-set pools: the pool-wide callable (callback mode) or reap receives it, with `tag`. */
+    std::optional<Ticket> submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag = 0) {
+        return submit_untracked(set_submitter(inputs, outputs), tag, "Pool::submit_tagged", "nrtq_pool_submit");
+    }
+    /** Tensor-set pools: a future for the Completion. */
+    std::optional<std::future<Completion>> submit_future(const Inputs &inputs, const Outputs &outputs,
+                                                         Ticket *ticket = nullptr) {
+        return future_of([&](auto &&fulfil) { return submit(inputs, outputs, std::move(fulfil)); }, ticket);
     }
 
-    /** Submit with a tag returned as Completion::user_data (reap mode, or the pool-wide
-     *  callable); empty when the pool backlog is full. */
-    std::optional<Ticket> try_submit_tagged(const Inputs &inputs, const Outputs &outputs, std::uint64_t tag) {
-        if (delivery_ == NRTQ_DELIVERY_CALLBACK && !hook_ && pool_ != nullptr)
-            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Pool::try_submit_tagged",
-                        "this callback-mode pool has no pool-wide callable: give the submit a callable, or set "
-                        "PoolConfig::on_complete (or use reap mode)");
-        Ticket ticket = 0;
-        nrtq_status status =
-            nrtq_pool_submit(pool_, inputs.native_handle(), outputs.native_handle(), nullptr, tag, &ticket);
-        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
-        detail::check(status, "nrtq_pool_submit");
-        return ticket;
+    /**
+     * Pools of pipelines: submit host buffers (host_input / host_output), each model
+     * input and output once, of exactly the tensor's size (otherwise Error(NRTQ_ERR_INVALID)
+     * naming the tensor, nothing accepted). On its core the inputs are written, the model
+     * runs and the outputs are read into the output buffers before it completes.
+     *
+     * Buffer reuse (nrtq_pool_submit_host): as for Queue::submit_host, the buffers belong
+     * to the request until it is delivered. A request moved off a core that died is written
+     * again from its inputs on another core, so inputs must stay unchanged until delivery.
+     */
+    template <class F>
+    std::optional<Ticket> submit_host(const HostBuffers &inputs, const HostBuffers &outputs, F &&on_complete) {
+        return submit_closure(host_submitter(inputs, outputs), std::forward<F>(on_complete), "nrtq_pool_submit_host");
+    }
+    std::optional<Ticket> submit_host_tagged(const HostBuffers &inputs, const HostBuffers &outputs,
+                                             std::uint64_t tag = 0) {
+        return submit_untracked(host_submitter(inputs, outputs), tag, "Pool::submit_host_tagged",
+                                "nrtq_pool_submit_host");
+    }
+    std::optional<std::future<Completion>> submit_host_future(const HostBuffers &inputs, const HostBuffers &outputs,
+                                                              Ticket *ticket = nullptr) {
+        return future_of([&](auto &&fulfil) { return submit_host(inputs, outputs, std::move(fulfil)); }, ticket);
     }
 
-    /** Wait up to `timeout` until everything submitted has been delivered; false on timeout. */
-    bool drain(std::chrono::microseconds timeout = forever) {
+    /** Wait up to `timeout` until every request accepted so far has been delivered. */
+    bool drain(std::chrono::microseconds timeout = forever) const {
         nrtq_status status = nrtq_pool_drain(pool_, detail::micros(timeout));
         if (status == NRTQ_TIMEOUT) return false;
         detail::check(status, "nrtq_pool_drain");
@@ -1114,8 +1486,7 @@ public:
         detail::check(nrtq_pool_reap_fd(pool_, &fd), "nrtq_pool_reap_fd");
         return fd;
     }
-
-    /** Reap mode: append up to `max` waiting completions to `out`; returns how many. */
+    /** Reap mode: append up to `max` waiting completions to `out`; how many (0: none). */
     std::size_t reap(std::vector<Completion> &out, std::size_t max = 64) {
         std::vector<nrtq_completion> batch(max);
         std::size_t count = 0;
@@ -1123,35 +1494,41 @@ public:
         for (std::size_t i = 0; i < count; i++) out.push_back(detail::from_c(batch[i], true));
         return count;
     }
+    /** Up to `max` recent failed completions, each returned once here. */
+    std::vector<Completion> errors(std::size_t max = 256, std::uint64_t *dropped = nullptr) {
+        std::vector<nrtq_completion> batch(max);
+        std::size_t count = 0;
+        detail::check(nrtq_pool_errors(pool_, batch.data(), batch.size(), &count, dropped), "nrtq_pool_errors");
+        std::vector<Completion> out;
+        for (std::size_t i = 0; i < count; i++) out.push_back(detail::from_c(batch[i], delivery_ == NRTQ_DELIVERY_REAP));
+        return out;
+    }
 
-    /** Pool-wide counters (see nrtq_pool_counts). */
+    PoolState state() const {
+        std::uint32_t state = 0;
+        PoolState out;
+        detail::check(nrtq_pool_state(pool_, &state, &out.status, &out.nrt_status), "nrtq_pool_state");
+        out.state = static_cast<nrtq_pool_state_t>(state);
+        return out;
+    }
     nrtq_pool_counts stats() const {
         nrtq_pool_counts out{};
         out.struct_size = sizeof out;
         detail::check(nrtq_pool_stats(pool_, &out), "nrtq_pool_stats");
         return out;
     }
-
-    /** Every core with its health and counters, in pool order. */
+    /** Every core in pool order, with its health (healthy, and why it left). */
     std::vector<nrtq_pool_core> cores() const {
-        std::size_t count = 0, total = 0;
+        std::size_t total = 0, count = 0;
         detail::check(nrtq_pool_cores(pool_, nullptr, 0, &count, &total), "nrtq_pool_cores");
         std::vector<nrtq_pool_core> out(total);
-        detail::check(nrtq_pool_cores(pool_, out.data(), out.size(), &count, nullptr), "nrtq_pool_cores");
+        detail::check(nrtq_pool_cores(pool_, out.data(), out.size(), &count, &total), "nrtq_pool_cores");
         out.resize(count);
         return out;
     }
 
-    /** Serving, failed (every core left: `why` receives the last failure) or closed. */
-    nrtq_pool_state_t state(Failure *why = nullptr) const {
-        std::uint32_t state = 0;
-        nrtq_status status = NRTQ_OK;
-        std::uint32_t nrt_status = 0;
-        detail::check(nrtq_pool_state(pool_, &state, &status, &nrt_status), "nrtq_pool_state");
-        if (why != nullptr) *why = Failure{status, nrt_status};
-        return static_cast<nrtq_pool_state_t>(state);
-    }
-
+    nrtq_delivery delivery() const noexcept { return delivery_; }
+    bool is_pipeline() const noexcept { return pipeline_; }
     nrtq_pool *native_handle() const noexcept { return pool_; }
 
 private:
@@ -1162,6 +1539,58 @@ private:
         std::swap(hook_, other.hook_);
         std::swap(core_left_, other.core_left_);
         std::swap(delivery_, other.delivery_);
+        std::swap(pipeline_, other.pipeline_);
+    }
+
+    detail::PoolSetSubmit set_submitter(const Inputs &inputs, const Outputs &outputs) const {
+        return detail::PoolSetSubmit{pool_, inputs.native_handle(), outputs.native_handle()};
+    }
+    detail::PoolHostSubmit host_submitter(const HostBuffers &inputs, const HostBuffers &outputs) const {
+        return detail::PoolHostSubmit{pool_, inputs, outputs};
+    }
+
+    template <class Submit> std::optional<std::future<Completion>> future_of(Submit &&submit, Ticket *ticket) {
+        std::promise<Completion> promise;
+        std::future<Completion> future = promise.get_future();
+        std::optional<Ticket> accepted = submit(detail::fulfiller(std::move(promise)));
+        if (!accepted) return std::nullopt;
+        if (ticket != nullptr) *ticket = *accepted;
+        return future;
+    }
+
+    template <class Raw, class F> std::optional<Ticket> submit_closure(Raw &&raw, F &&on_complete, const char *c_call) {
+        if (delivery_ == NRTQ_DELIVERY_REAP && pool_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, "Pool::submit",
+                        "a reap-mode pool never calls callables; use the tagged submits and reap");
+        Ticket ticket = 0;
+        detail::Refusal refusal = detail::submit_boxed(std::forward<F>(on_complete), raw, ticket);
+        if (refusal.status == NRTQ_OK) return ticket;
+        if (refusal.status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        throw submit_error(refusal.status, std::move(refusal.message), c_call);
+    }
+
+    template <class Raw>
+    std::optional<Ticket> submit_untracked(Raw &&raw, std::uint64_t tag, const char *call, const char *c_call) {
+        if (delivery_ == NRTQ_DELIVERY_CALLBACK && !hook_ && pool_ != nullptr)
+            throw Error(NRTQ_ERR_WRONG_MODE, 0, call,
+                        "this callback-mode pool has no pool-wide callable, so the completion would reach nobody: "
+                        "give the submit a callable, or set PoolConfig::on_complete (or use reap mode)");
+        Ticket ticket = 0;
+        nrtq_status status = raw(nullptr, tag, &ticket);
+        if (status == NRTQ_BACKLOG_FULL) return std::nullopt;
+        if (status != NRTQ_OK) throw submit_error(status, detail::last_error(), c_call);
+        return ticket;
+    }
+
+    /** The Error of a refused submit; for a failed pool, with the last core's raw status. */
+    Error submit_error(nrtq_status status, std::string message, const char *c_call) const {
+        std::uint32_t nrt_status = 0;
+        if (status == NRTQ_ERR_QUEUE_FAILED && pool_ != nullptr) {
+            std::uint32_t state = 0;
+            nrtq_status failed = NRTQ_OK;
+            if (nrtq_pool_state(pool_, &state, &failed, &nrt_status) != NRTQ_OK) nrt_status = 0;
+        }
+        return Error(status, nrt_status, c_call, std::move(message));
     }
 
     nrtq_pool *pool_ = nullptr;
@@ -1171,6 +1600,7 @@ private:
     std::shared_ptr<detail::CompletionHook> hook_;
     std::shared_ptr<detail::CoreLeftClosure> core_left_;
     nrtq_delivery delivery_ = NRTQ_DELIVERY_CALLBACK;
+    bool pipeline_ = false;
 };
 
 } // namespace nrtq

@@ -113,6 +113,35 @@ fn header_promises_hold() {
     assert_eq!(checks, 21, "every check ran:\n{stdout}");
 }
 
+/// Pipelines and pools through nrtq.hpp, on four emulated cores of which core 3 dies at its
+/// 41st request (the program checks outputs element by element, the core-left callable,
+/// that every future and callable resolves once, and the refusal of a wrong buffer size).
+#[test]
+fn pipeline_and_pool_promises_hold() {
+    build();
+    let out = example_command("examples-cpp", "nrtq_hpp_checks")
+        .arg(models())
+        .arg("pool")
+        .env("NRT_EMU_TOTAL_CORES", "4")
+        .env("NRT_EMU_FAULTS", "unrecoverable after=40 lnc=3")
+        .output()
+        .expect("run nrtq_hpp_checks pool");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("PASS: nrtq_hpp_checks pool (0 failed)"),
+        "nrtq_hpp_checks pool failed:\n{}",
+        output_text(&out)
+    );
+    let checks = stdout.lines().filter(|l| l.starts_with("ok: ")).count();
+    assert_eq!(checks, 14, "every check ran:\n{stdout}");
+    // The refusal's text reaches the caller whole: tensor, given and expected sizes.
+    assert!(
+        stdout.contains("wrong size: nrtq_queue_submit_host: NRTQ_ERR_INVALID")
+            && stdout.contains("4092 bytes; the model expects 4096 bytes"),
+        "{stdout}"
+    );
+}
+
 /// The C++ compilers on this machine: g++ always (CI installs it), clang++ when present.
 fn compilers() -> Vec<&'static str> {
     let mut found = vec!["g++"];
@@ -218,7 +247,9 @@ fn misuse_does_not_compile() {
             &program(
                 "q.submit(in, out, [](const nrtq::Completion &) {}); q.submit_future(cin, out);\n\
                  q.submit(in, out); q.try_submit(in, out, std::chrono::milliseconds(5));\n\
-                 nrtq::QueueConfig().on_complete([](const nrtq::Completion &) {}).on_complete(nullptr);",
+                 nrtq::QueueConfig().on_complete([](const nrtq::Completion &) {}).on_complete(nullptr);\n\
+                 nrtq::PoolConfig().on_core_left([](uint32_t, nrtq_status, uint32_t) {}).on_core_left(nullptr);\n\
+                 nrtq::Pool *p = nullptr; if (p) p->submit_host({}, {}, [](const nrtq::Completion &) {});",
             ),
             &includes,
         );
@@ -230,6 +261,14 @@ fn misuse_does_not_compile() {
             (
                 "nrtq::QueueConfig().on_complete([](int) {});",
                 Some("on_complete takes a callable invocable as f(const nrtq::Completion&)"),
+            ),
+            (
+                "nrtq::PoolConfig().on_core_left([](const nrtq::Completion &) {});",
+                Some("on_core_left takes a callable f(uint32_t core, nrtq_status, uint32_t nrt_status)"),
+            ),
+            (
+                "nrtq::Pool *p = nullptr; p->submit_host({}, {}, [](int) {});",
+                Some("invocable as f(const nrtq::Completion&)"),
             ),
             ("q.submit_future(in, cin);", None),
             ("q.submit_future(rt, out);", None),

@@ -2,7 +2,8 @@
 // emulator (built and run by tests/cpp_example.rs). Prints "ok: <name>" per check and
 // "FAIL: <name>: <why>" for a broken one; exits 1 if any failed.
 //
-//   nrtq_hpp_checks MODELS_DIR
+//   nrtq_hpp_checks MODELS_DIR          the queue checks
+//   nrtq_hpp_checks MODELS_DIR pool     the pipeline and pool checks (environment below)
 #include <nrtq.hpp>
 #include <nrtq_nrt.hpp>
 
@@ -604,6 +605,421 @@ void queue_wide_callable_exceptions_reach_the_handler(const nrtq::Runtime &rt) {
                std::to_string(quiet_calls.load()));
 }
 
+
+// ---- Pipelines and pools (run as `nrtq_hpp_checks MODELS_DIR pool`, with
+// NRT_EMU_TOTAL_CORES=4 and NRT_EMU_FAULTS="unrecoverable after=40 lnc=3": core 3's
+// execution unit dies at its 41st request; no other check touches core 3 before that).
+
+constexpr std::size_t kElements = 1024; // add_f32: a, b, out are f32[1024]
+
+// One request's host memory: a and b filled from `k`, out poisoned so a missing read shows.
+struct AddBuffers {
+    std::vector<float> a, b, out;
+    explicit AddBuffers(std::size_t k) : a(kElements), b(kElements), out(kElements, -1.0f) {
+        for (std::size_t i = 0; i < kElements; i++) {
+            a[i] = static_cast<float>(k) + static_cast<float>(i) * 0.5f;
+            b[i] = static_cast<float>(i % 7) - static_cast<float>(k % 13);
+        }
+    }
+    nrtq::HostBuffers inputs() const { return {nrtq::host_input("a", a), nrtq::host_input_at(1, b.data(), b.size() * 4)}; }
+    nrtq::HostBuffers outputs() { return {nrtq::host_output("out", out)}; }
+    // The first element that is not a + b, or kElements.
+    std::size_t first_wrong() const {
+        for (std::size_t i = 0; i < kElements; i++)
+            if (out[i] != a[i] + b[i]) return i;
+        return kElements;
+    }
+};
+
+std::string first_wrong_of(const std::vector<std::unique_ptr<AddBuffers>> &bufs, const std::vector<bool> *skip = nullptr) {
+    for (std::size_t k = 0; k < bufs.size(); k++) {
+        if (skip != nullptr && (*skip)[k]) continue;
+        const std::size_t i = bufs[k]->first_wrong();
+        if (i != kElements)
+            return "request " + std::to_string(k) + " element " + std::to_string(i) + ": " +
+                   std::to_string(bufs[k]->out[i]) + " != " + std::to_string(bufs[k]->a[i] + bufs[k]->b[i]);
+    }
+    return "";
+}
+
+// A pipeline queue over one model: host buffers in, correct outputs out, through futures and
+// callables; its three stages report the requests they retired, in plan order.
+void pipeline_queue_returns_outputs(const nrtq::Runtime &rt) {
+    nrtq::Model model(rt, model_path("add_f32.nrtm"), 0);
+    nrtq::Queue q = nrtq::Queue::pipeline(rt, model, nrtq::PipelineConfig().slots(4));
+    constexpr std::size_t kRequests = 60;
+    std::vector<std::unique_ptr<AddBuffers>> bufs;
+    std::vector<std::future<nrtq::Completion>> futures;
+    Tracker callables;
+    std::atomic<int> callable_failures{0};
+    for (std::size_t k = 0; k < kRequests; k++) {
+        bufs.push_back(std::make_unique<AddBuffers>(k));
+        if (k % 2 == 0) {
+            futures.push_back(q.submit_host_future(bufs[k]->inputs(), bufs[k]->outputs()));
+        } else {
+            q.submit_host(bufs[k]->inputs(), bufs[k]->outputs(),
+                          TrackedCallable(&callables, [&](const nrtq::Completion &c) {
+                              if (!c.ok()) callable_failures++;
+                          }));
+        }
+    }
+    bool futures_ok = true;
+    for (auto &f : futures)
+        futures_ok = futures_ok && f.wait_for(kWatchdog) == std::future_status::ready && f.get().ok();
+    const bool drained = q.drain(kWatchdog);
+    const std::string wrong = first_wrong_of(bufs);
+    const std::vector<nrtq_stage_stats> stages = q.stage_stats();
+    const bool stage_order = stages.size() == 3 && stages[0].stage == NRTQ_STAGE_WRITE &&
+                             stages[1].stage == NRTQ_STAGE_EXECUTE && stages[2].stage == NRTQ_STAGE_READ;
+    bool retired_all = stage_order;
+    for (const nrtq_stage_stats &s : stages) retired_all = retired_all && s.retired >= kRequests && s.in_flight == 0;
+    expect(drained && futures_ok && callables.calls == static_cast<int>(kRequests / 2) && callable_failures == 0 &&
+               wrong.empty(),
+           "a pipeline queue returns a + b element by element through futures and callables",
+           std::string("drained ") + (drained ? "yes" : "no") + ", futures " + (futures_ok ? "ok" : "not ok") +
+               ", callables " + std::to_string(callables.calls) + ", " + (wrong.empty() ? "outputs right" : wrong));
+    std::string figures;
+    for (const nrtq_stage_stats &s : stages)
+        figures += " stage " + std::to_string(s.stage) + " retired " + std::to_string(s.retired);
+    expect(retired_all, "a pipeline's stage stats are write, execute, read, each retiring every request",
+           "stages:" + figures);
+    // A pipeline takes host buffers only: a tensor-set submit is refused, its callable freed.
+    nrtq::TensorSet in = nrtq::TensorSet::inputs_of(model), out = nrtq::TensorSet::outputs_of(model);
+    Tracker refused;
+    nrtq_status tensor_sets = NRTQ_OK;
+    try {
+        q.submit(in, out, TrackedCallable(&refused));
+    } catch (const nrtq::Error &e) {
+        tensor_sets = e.status();
+    }
+    expect(q.stage_errors().empty() && q.stats().completed == kRequests && tensor_sets == NRTQ_ERR_INVALID &&
+               refused.destroyed_uncalled == 1,
+           "a pipeline without failures logs no stage errors and counts every request; tensor sets are refused",
+           "completed " + std::to_string(q.stats().completed) + ", tensor-set submit " + nrtq_status_str(tensor_sets));
+}
+
+// A buffer of the wrong size is refused at submit with the message naming the tensor and
+// both sizes, nothing accepted, the callable destroyed uncalled; the same through a pool.
+void wrong_buffer_size_is_refused(const nrtq::Runtime &rt) {
+    nrtq::Model model(rt, model_path("add_f32.nrtm"), 0);
+    nrtq::Queue q = nrtq::Queue::pipeline(rt, model);
+    nrtq::Pool pool(rt, model_path("add_f32.nrtm"),
+                    nrtq::PoolConfig().cores({0, 1}).pipeline(nrtq::PipelineConfig()));
+    std::vector<float> a(kElements), b(kElements), out(kElements);
+    const nrtq::HostBuffers short_inputs = {nrtq::host_input("a", a.data(), a.size() * 4 - 4),
+                                            nrtq::host_input("b", b)};
+    const nrtq::HostBuffers outputs = {nrtq::host_output("out", out)};
+    Tracker tracker;
+    std::vector<nrtq::Error> errors;
+    auto refused = [&](auto &&submit) {
+        try {
+            submit();
+        } catch (const nrtq::Error &e) {
+            errors.push_back(e);
+        }
+    };
+    refused([&] { q.submit_host(short_inputs, outputs, TrackedCallable(&tracker)); });
+    refused([&] { q.submit_host_future(short_inputs, outputs); });
+    refused([&] { pool.submit_host(short_inputs, outputs, TrackedCallable(&tracker)); });
+    refused([&] { pool.submit_host_future(short_inputs, outputs); });
+    // A pool without a pipeline configuration refuses host buffers too.
+    nrtq::Pool plain(rt, model_path("add_f32.nrtm"), nrtq::PoolConfig().cores({0}));
+    std::vector<float> full_a(kElements);
+    refused([&] { plain.submit_host({nrtq::host_input("a", full_a), nrtq::host_input("b", b)}, outputs,
+                                    [](const nrtq::Completion &) {}); });
+    bool named = errors.size() == 5;
+    for (std::size_t i = 0; named && i < 4; i++) {
+        const std::string &m = errors[i].message();
+        named = errors[i].status() == NRTQ_ERR_INVALID && m.find("\"a\"") != std::string::npos &&
+                m.find("4092") != std::string::npos && m.find("4096") != std::string::npos &&
+                std::string(errors[i].what()).find("NRTQ_ERR_INVALID") != std::string::npos;
+    }
+    if (!errors.empty()) std::printf("  wrong size: %s\n", errors[0].what());
+    if (errors.size() == 5) std::printf("  host buffers to a plain pool: %s\n", errors[4].what());
+    expect(named && tracker.calls == 0 && tracker.destroyed == 2 && tracker.destroyed_uncalled == 2 &&
+               q.stats().submitted == 0 && pool.stats().submitted == 0,
+           "a host buffer of the wrong size is refused with NRTQ_ERR_INVALID naming the tensor and both sizes",
+           std::to_string(errors.size()) + " errors: " + (errors.empty() ? "" : errors[0].what()) +
+               ", callables called " + std::to_string(tracker.calls) + " destroyed " +
+               std::to_string(tracker.destroyed));
+    expect(errors.size() == 5 && errors[4].status() == NRTQ_ERR_INVALID && plain.stats().submitted == 0,
+           "a pool without a pipeline configuration refuses host buffers with NRTQ_ERR_INVALID",
+           errors.size() == 5 ? errors[4].what() : "not refused");
+}
+
+// A pool of pipelines over three emulated cores returns a + b element by element for every
+// request (futures, callables and the pool-wide callable), and every core served some.
+void pool_of_pipelines_returns_outputs(const nrtq::Runtime &rt) {
+    constexpr std::size_t kRequests = 600;
+    auto hooked = std::make_shared<Seen>();
+    nrtq::Pool pool(rt, model_path("add_f32_100us.nrtm"),
+                    nrtq::PoolConfig()
+                        .cores({0, 1, 2})
+                        .pipeline(nrtq::PipelineConfig())
+                        .completion_threads(2)
+                        .on_complete([hooked](const nrtq::Completion &c) { hooked->add(c); }));
+    std::vector<std::unique_ptr<AddBuffers>> bufs;
+    std::vector<std::future<nrtq::Completion>> futures;
+    Tracker callables;
+    std::atomic<int> not_ok{0};
+    std::size_t refused = 0, tagged = 0;
+    for (std::size_t k = 0; k < kRequests; k++) {
+        bufs.push_back(std::make_unique<AddBuffers>(k));
+        bool accepted = false;
+        if (k % 3 == 0) {
+            auto f = pool.submit_host_future(bufs[k]->inputs(), bufs[k]->outputs());
+            if ((accepted = f.has_value())) futures.push_back(std::move(*f));
+        } else if (k % 3 == 1) {
+            accepted = pool.submit_host(bufs[k]->inputs(), bufs[k]->outputs(),
+                                        TrackedCallable(&callables, [&](const nrtq::Completion &c) {
+                                            if (!c.ok()) not_ok++;
+                                        }))
+                           .has_value();
+        } else {
+            accepted = pool.submit_host_tagged(bufs[k]->inputs(), bufs[k]->outputs(), 5000 + k).has_value();
+            tagged += accepted ? 1 : 0;
+        }
+        refused += accepted ? 0 : 1;
+    }
+    bool futures_ok = true;
+    for (auto &f : futures)
+        futures_ok = futures_ok && f.wait_for(kWatchdog) == std::future_status::ready && f.get().ok();
+    const bool drained = pool.drain(kWatchdog);
+    const std::string wrong = first_wrong_of(bufs);
+    std::vector<nrtq::Completion> hook_seen = hooked->copy();
+    bool hook_ok = hook_seen.size() == tagged;
+    for (const nrtq::Completion &c : hook_seen) hook_ok = hook_ok && c.ok() && c.user_data >= 5000;
+    const nrtq_pool_counts counts = pool.stats();
+    std::string per_core;
+    bool every_core_served = true;
+    for (const nrtq_pool_core &c : pool.cores()) {
+        per_core += " core " + std::to_string(c.index) + ": " + std::to_string(c.routed);
+        every_core_served = every_core_served && c.healthy == 1 && c.routed > 0;
+    }
+    expect(drained && refused == 0 && futures_ok && not_ok == 0 && hook_ok && wrong.empty() &&
+               callables.calls == callables.destroyed && counts.completed == kRequests && counts.failed == 0,
+           "a pool of pipelines on three cores returns a + b element by element (futures, callables, pool-wide)",
+           std::string("drained ") + (drained ? "yes" : "no") + ", refused " + std::to_string(refused) +
+               ", hook saw " + std::to_string(hook_seen.size()) + " of " + std::to_string(tagged) + ", completed " +
+               std::to_string(counts.completed) + ", " + (wrong.empty() ? "outputs right" : wrong));
+    expect(every_core_served && counts.cores == 3 && counts.cores_alive == 3 && pool.state().serving(),
+           "the pool spreads the requests over every core and reports each healthy", "routed:" + per_core);
+}
+
+// Core 3 dies (NRT_EMU_FAULTS) under a pool of pipelines over cores 0-3: the core-left
+// callable fires once, for pool index 3, with the dead unit's statuses; every future and
+// callable is resolved exactly once; the failures are only what core 3's device held; every
+// other request has the right output; the pool serves on with three healthy cores.
+void pool_survives_a_dead_core(const nrtq::Runtime &rt) {
+    constexpr std::size_t kRequests = 1200;
+    struct Left {
+        std::mutex lock;
+        std::vector<std::uint32_t> cores;
+        nrtq_status status = NRTQ_OK;
+        std::uint32_t nrt_status = 0;
+    };
+    auto left = std::make_shared<Left>();
+    nrtq::Pool pool(rt, model_path("add_f32_100us.nrtm"),
+                    nrtq::PoolConfig()
+                        .cores({0, 1, 2, 3})
+                        .backlog(kRequests)
+                        .pipeline(nrtq::PipelineConfig())
+                        .on_core_left([left](std::uint32_t core, nrtq_status status, std::uint32_t nrt_status) {
+                            std::lock_guard<std::mutex> guard(left->lock);
+                            left->cores.push_back(core);
+                            left->status = status;
+                            left->nrt_status = nrt_status;
+                        }));
+    std::vector<std::unique_ptr<AddBuffers>> bufs;
+    std::vector<std::future<nrtq::Completion>> futures; // the even requests
+    std::vector<std::atomic<int>> calls(kRequests);     // the odd requests' callables
+    std::vector<nrtq::Completion> odd_outcomes(kRequests);
+    Tracker callables;
+    std::size_t refused = 0;
+    for (std::size_t k = 0; k < kRequests; k++) {
+        bufs.push_back(std::make_unique<AddBuffers>(k));
+        if (k % 2 == 0) {
+            auto f = pool.submit_host_future(bufs[k]->inputs(), bufs[k]->outputs());
+            if (f) futures.push_back(std::move(*f));
+            else refused++;
+        } else {
+            auto *slot = &calls[k];
+            auto *outcome = &odd_outcomes[k];
+            auto t = pool.submit_host(bufs[k]->inputs(), bufs[k]->outputs(),
+                                      TrackedCallable(&callables, [slot, outcome](const nrtq::Completion &c) {
+                                          (*slot)++;
+                                          *outcome = c;
+                                      }));
+            if (!t) refused++;
+        }
+    }
+    std::vector<bool> failed(kRequests, false);
+    std::size_t failures = 0, unresolved = 0, wrong_status = 0;
+    for (std::size_t i = 0; i < futures.size(); i++) {
+        if (futures[i].wait_for(kWatchdog) != std::future_status::ready) {
+            unresolved++;
+            continue;
+        }
+        const nrtq::Completion c = futures[i].get(); // a second get would throw: resolved once
+        if (!c.ok()) {
+            failed[2 * i] = true;
+            failures++;
+            if (c.status != NRTQ_ERR_QUEUE_FAILED) wrong_status++;
+        }
+    }
+    const bool drained = pool.drain(kWatchdog);
+    std::size_t calls_not_once = 0;
+    for (std::size_t k = 1; k < kRequests; k += 2) {
+        if (calls[k] != 1) calls_not_once++;
+        if (!odd_outcomes[k].ok()) {
+            failed[k] = true;
+            failures++;
+            if (odd_outcomes[k].status != NRTQ_ERR_QUEUE_FAILED) wrong_status++;
+        }
+    }
+    const std::string wrong = first_wrong_of(bufs, &failed);
+    std::vector<std::uint32_t> left_cores;
+    nrtq_status left_status = NRTQ_OK;
+    std::uint32_t left_nrt = 0;
+    {
+        std::lock_guard<std::mutex> guard(left->lock);
+        left_cores = left->cores;
+        left_status = left->status;
+        left_nrt = left->nrt_status;
+    }
+    const std::vector<nrtq_pool_core> cores = pool.cores();
+    const nrtq_pool_counts counts = pool.stats();
+    std::printf("  dead core: %zu of %zu requests failed, %llu rerouted\n", failures, kRequests,
+                static_cast<unsigned long long>(counts.rerouted));
+    expect(left_cores == std::vector<std::uint32_t>{3} && left_status == NRTQ_ERR_QUEUE_FAILED &&
+               left_nrt == NRT_EXEC_UNIT_UNRECOVERABLE,
+           "the core-left callable fires once, for the dead core, with NRTQ_ERR_QUEUE_FAILED and the raw status",
+           std::to_string(left_cores.size()) + " calls, first core " +
+               (left_cores.empty() ? std::string("none") : std::to_string(left_cores[0])) + ", status " +
+               nrtq_status_str(left_status) + ", nrt " + std::to_string(left_nrt));
+    expect(drained && refused == 0 && unresolved == 0 && calls_not_once == 0 &&
+               callables.calls == static_cast<int>(kRequests / 2) && callables.destroyed == callables.calls &&
+               counts.completed == kRequests,
+           "with a core dying, every future and callable of the pool is resolved exactly once",
+           "refused " + std::to_string(refused) + ", unresolved futures " + std::to_string(unresolved) +
+               ", callables not called once " + std::to_string(calls_not_once) + ", completed " +
+               std::to_string(counts.completed));
+    expect(failures > 0 && failures <= 64 && wrong_status == 0 && wrong.empty(),
+           "only what the dead core held fails (NRTQ_ERR_QUEUE_FAILED); every other output is a + b",
+           std::to_string(failures) + " failed (" + std::to_string(wrong_status) + " with another status), " +
+               (wrong.empty() ? "outputs right" : wrong));
+    expect(cores.size() == 4 && cores[3].healthy == 0 && cores[3].status == NRTQ_ERR_QUEUE_FAILED &&
+               cores[3].nrt_status == NRT_EXEC_UNIT_UNRECOVERABLE && cores[0].healthy == 1 && counts.cores_alive == 3 &&
+               pool.state().serving(),
+           "the pool reports the dead core unhealthy with its statuses and serves on with three",
+           "cores alive " + std::to_string(counts.cores_alive));
+}
+
+// A pool over models the application loaded, in reap mode: every tag reaped exactly once
+// with the right output; a moved-from Pool throws NRTQ_ERR_NULL; callables are refused in
+// reap mode; destroy() empties the Pool.
+void pool_over_models_reaps_each_request_once(const nrtq::Runtime &rt) {
+    constexpr std::size_t kRequests = 80;
+    nrtq::Model m0(rt, model_path("add_f32.nrtm"), 0), m1(rt, model_path("add_f32.nrtm"), 1);
+    nrtq::Pool pool(rt, std::vector<nrtq::ModelRef>{m0, m1},
+                    nrtq::PoolConfig().delivery(NRTQ_DELIVERY_REAP).pipeline(nrtq::PipelineConfig()));
+    std::vector<std::unique_ptr<AddBuffers>> bufs;
+    std::size_t refused = 0;
+    for (std::size_t k = 0; k < kRequests; k++) {
+        bufs.push_back(std::make_unique<AddBuffers>(k));
+        if (!pool.submit_host_tagged(bufs[k]->inputs(), bufs[k]->outputs(), k + 1)) refused++;
+    }
+    const bool drained = pool.drain(kWatchdog);
+    std::vector<nrtq::Completion> reaped;
+    while (pool.reap(reaped, 16) > 0) {
+    }
+    std::vector<int> seen(kRequests + 1, 0);
+    bool all_ok = true;
+    for (const nrtq::Completion &c : reaped) {
+        if (c.user_data >= 1 && c.user_data <= kRequests) seen[c.user_data]++;
+        all_ok = all_ok && c.ok();
+    }
+    bool once = reaped.size() == kRequests;
+    for (std::size_t k = 1; k <= kRequests; k++) once = once && seen[k] == 1;
+    const std::string wrong = first_wrong_of(bufs);
+    nrtq_status callable_refused = NRTQ_OK;
+    try {
+        pool.submit_host(bufs[0]->inputs(), bufs[0]->outputs(), [](const nrtq::Completion &) {});
+    } catch (const nrtq::Error &e) {
+        callable_refused = e.status();
+    }
+    expect(drained && refused == 0 && once && all_ok && wrong.empty() && pool.reap_fd() >= 0 &&
+               callable_refused == NRTQ_ERR_WRONG_MODE,
+           "a reap-mode pool over loaded models reaps every tag once with a + b; callables throw WRONG_MODE",
+           "reaped " + std::to_string(reaped.size()) + " of " + std::to_string(kRequests) + ", " +
+               (wrong.empty() ? "outputs right" : wrong) + ", callable submit " + nrtq_status_str(callable_refused));
+    nrtq::Pool moved = std::move(pool);
+    nrtq_status moved_from = NRTQ_OK;
+    try {
+        pool.stats(); // NOLINT(bugprone-use-after-move): the point of the check
+    } catch (const nrtq::Error &e) {
+        moved_from = e.status();
+    }
+    const bool destroyed = moved.destroy(kWatchdog);
+    nrtq_status after_destroy = NRTQ_OK;
+    try {
+        moved.drain(std::chrono::microseconds(0));
+    } catch (const nrtq::Error &e) {
+        after_destroy = e.status();
+    }
+    expect(moved_from == NRTQ_ERR_NULL && destroyed && after_destroy == NRTQ_ERR_NULL,
+           "a moved-from or destroyed Pool throws NRTQ_ERR_NULL",
+           std::string(nrtq_status_str(moved_from)) + " / " + nrtq_status_str(after_destroy));
+}
+
+// PoolConfig refuses a queue config carrying a callable (the pool installs its own).
+void pool_config_refuses_queue_callables() {
+    nrtq::QueueConfig with_hook;
+    with_hook.on_complete([](const nrtq::Completion &) {});
+    std::optional<nrtq::Error> refused;
+    try {
+        nrtq::PoolConfig().queue_config(with_hook);
+    } catch (const nrtq::Error &e) {
+        refused = e;
+    }
+    bool plain_accepted = true;
+    try {
+        nrtq::PoolConfig().queue_config(nrtq::QueueConfig().depth(2));
+    } catch (const nrtq::Error &) {
+        plain_accepted = false;
+    }
+    // A moved-from PipelineConfig is not taken for "no pipeline" (the C call's NULL).
+    nrtq::PipelineConfig given;
+    nrtq::PipelineConfig taken = std::move(given);
+    nrtq_status moved_from = NRTQ_OK;
+    try {
+        nrtq::PoolConfig().pipeline(given); // NOLINT(bugprone-use-after-move): the point of the check
+    } catch (const nrtq::Error &e) {
+        moved_from = e.status();
+    }
+    expect(refused && refused->status() == NRTQ_ERR_INVALID && !refused->message().empty() && plain_accepted &&
+               moved_from == NRTQ_ERR_NULL,
+           "PoolConfig::queue_config refuses a QueueConfig with a callable and takes a plain one; "
+           "a moved-from PipelineConfig throws NRTQ_ERR_NULL",
+           std::string(refused ? refused->what() : "accepted") + " / " + nrtq_status_str(moved_from));
+}
+
+int run_pool_checks() {
+    try {
+        nrtq::Runtime rt;
+        pipeline_queue_returns_outputs(rt);
+        wrong_buffer_size_is_refused(rt);
+        pool_config_refuses_queue_callables();
+        pool_of_pipelines_returns_outputs(rt);
+        pool_over_models_reaps_each_request_once(rt);
+        pool_survives_a_dead_core(rt);
+    } catch (const std::exception &e) {
+        std::printf("FAIL: unexpected exception: %s\n", e.what());
+        failures++;
+    }
+    std::printf("%s: nrtq_hpp_checks pool (%d failed)\n", failures == 0 ? "PASS" : "FAIL", failures);
+    return failures == 0 ? 0 : 1;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -612,6 +1028,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     models = argv[1];
+    if (argc > 2 && std::string(argv[2]) == "pool") return run_pool_checks();
     try {
         runtime_lives_as_long_as_its_owners();
         nrtq::Runtime rt;

@@ -423,10 +423,6 @@ void initialize_model(TRITONBACKEND_Model *model) {
                                              std::to_string(nrt_status) + "); " + std::to_string(live) +
                                              " core(s) still serving");
     };
-    options.on_job_moved = [raw](int core) {
-        NRTQ_LOG(TRITONSERVER_LOG_WARN, "model '" + raw->name + "': a request queued on NeuronCore " +
-                                            std::to_string(core) + " when it died was moved to another core");
-    };
     options.on_all_cores_lost = [raw]() {
         // Triton has no call that marks a model unready: ask the server to unload it, so
         // that the model's readiness says so (the server's /v2/health/ready does not count

@@ -1,8 +1,8 @@
-// executor.cc: one nrtq::Queue per core, a fixed pool of device tensor sets per core, a
-// FIFO for requests that find every slot busy. See executor.h.
+// executor.cc: one nrtq::Pool of pipelines over the configured cores. See executor.h.
 #include "executor.h"
 
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 namespace triton_nrtq {
@@ -31,14 +31,25 @@ std::string describe(nrtq_status status, std::uint32_t nrt_status, int core, con
     return text;
 }
 
+const char *const kAllLost = "every NeuronCore of this model has failed; reload the model";
+
 } // namespace
 
-void Executor::fail(Job &job, nrtq_status status, std::uint32_t nrt_status, int core, std::string message) {
+/** A job in the pool, with the host buffers handed to it. */
+struct Executor::Request {
+    Job job;
+    std::vector<std::vector<std::uint8_t>> staged;   // inputs Triton gave in several pieces, joined
+    std::vector<std::vector<std::uint8_t>> unwanted; // outputs the caller did not ask for
+    nrtq::HostBuffers inputs, outputs;
+    std::uint64_t submitted_ns = 0;
+};
+
+void Executor::fail(Job &job, nrtq_status status, std::uint32_t nrt_status, int core, const std::string &detail) {
     Outcome outcome;
     outcome.status = status;
     outcome.nrt_status = nrt_status;
     outcome.core = core;
-    outcome.message = describe(status, nrt_status, core, message);
+    outcome.message = describe(status, nrt_status, core, detail);
     if (job.done) job.done(outcome);
 }
 
@@ -47,223 +58,133 @@ Executor::Executor(const nrtq::Runtime &runtime, ExecutorOptions options) : opti
         throw nrtq::Error(NRTQ_ERR_INVALID, 0, "triton_nrtq::Executor", "no NeuronCore configured");
     if (options_.slots_per_core == 0 || options_.slots_per_core > 1024)
         throw nrtq::Error(NRTQ_ERR_INVALID, 0, "triton_nrtq::Executor", "slots_per_core must be 1-1024");
+    // The backend loads the model itself (rather than nrtq_pool_create loading the file)
+    // because it needs the model's tensor info to check config.pbtxt.
+    std::vector<nrtq::ModelRef> refs;
     for (int vnc : options_.cores) {
-        auto core = std::make_unique<Core>(runtime, options_.model_path, vnc);
-        Core *raw = core.get();
-        nrtq::QueueConfig config;
-        config.depth(options_.queue_depth).on_fatal([this, raw](nrtq_status status, std::uint32_t nrt_status) {
-            lose_core(*raw, status, nrt_status);
-        });
-        core->queue = std::make_unique<nrtq::Queue>(runtime, core->model, config);
-        for (unsigned i = 0; i < options_.slots_per_core; i++) {
-            core->slots.push_back(std::unique_ptr<Slot>(
-                new Slot{nrtq::TensorSet::inputs_of(core->model), nrtq::TensorSet::outputs_of(core->model), Job{}, 0}));
-            core->free.push_back(core->slots.back().get());
-        }
-        cores_.push_back(std::move(core));
+        models_.emplace_back(runtime, options_.model_path, vnc);
+        refs.emplace_back(models_.back());
     }
-    tensors_ = cores_.front()->model.tensors();
-    live_ = cores_.size();
+    tensors_ = models_.front().tensors();
+    for (const nrtq::TensorInfo &t : tensors_)
+        if (!t.input) output_sizes_.push_back(t.size);
+    nrtq::PoolConfig config;
+    config.pipeline(nrtq::PipelineConfig().slots(options_.slots_per_core))
+        .queue_config(nrtq::QueueConfig().depth(options_.queue_depth))
+        .backlog(1u << 24)  // Triton's queue policies bound the load; never refuse for room
+        .on_core_left([this](std::uint32_t index, nrtq_status status, std::uint32_t nrt_status) {
+            core_left(index, status, nrt_status);
+        });
+    live_ = options_.cores.size();
+    pool_.emplace(runtime, refs, config);
 }
 
 Executor::~Executor() {
-    std::deque<Job> orphans;
-    {
-        std::lock_guard<std::mutex> guard(lock_);
-        closing_ = true;
-        orphans.swap(waiting_);
+    closing_ = true;
+    // Destroying the pool cancels what waits in its backlog, waits for what the devices
+    // hold, and delivers every completion (each job's done runs) before it returns.
+    pool_.reset();
+}
+
+void Executor::run(Job job) {
+    if (live_ == 0) {
+        fail(job, NRTQ_ERR_QUEUE_FAILED, 0, -1, kAllLost);
+        return;
     }
-    for (Job &job : orphans)
-        fail(job, NRTQ_ERR_CLOSED, 0, -1, "the model is being unloaded before this request reached a core");
-    // Each destroy delivers every request still on that core (its job's done runs), and
-    // closing_ keeps those completions from starting anything new.
-    for (auto &core : cores_) core->queue.reset();
-}
-
-std::size_t Executor::live_cores() const {
-    std::lock_guard<std::mutex> guard(lock_);
-    return live_;
-}
-
-std::pair<Executor::Core *, Executor::Slot *> Executor::take_slot_locked() {
-    const std::size_t n = cores_.size();
-    Core *best = nullptr;
-    std::size_t best_index = 0;
-    for (std::size_t k = 0; k < n; k++) {
-        const std::size_t i = (next_ + k) % n;
-        Core &c = *cores_[i];
-        if (!c.alive || c.free.empty()) continue;
-        if (best == nullptr || c.in_flight < best->in_flight) {
-            best = &c;
-            best_index = i;
+    auto request = std::make_unique<Request>();
+    Request *r = request.get();
+    r->job = std::move(job);
+    const Job &j = r->job;
+    std::size_t k = 0;
+    for (const nrtq::TensorInfo &t : tensors_) {
+        if (!t.input) continue;
+        const std::vector<HostBytes> &pieces = j.inputs[k++];
+        if (pieces.size() == 1) {
+            r->inputs.push_back(nrtq::host_input(t.name.c_str(), pieces[0].data, pieces[0].size));
+            continue;
         }
+        // Several pieces: the pipeline takes one buffer per tensor, so join them here.
+        std::vector<std::uint8_t> joined;
+        for (const HostBytes &piece : pieces) {
+            const auto *bytes = static_cast<const std::uint8_t *>(piece.data);
+            joined.insert(joined.end(), bytes, bytes + piece.size);
+        }
+        r->staged.push_back(std::move(joined));
+        r->inputs.push_back(nrtq::host_input(t.name.c_str(), r->staged.back().data(), r->staged.back().size()));
     }
-    if (best == nullptr) return {nullptr, nullptr};
-    next_ = (best_index + 1) % n;
-    Slot *slot = best->free.back();
-    best->free.pop_back();
-    best->in_flight++;
-    return {best, slot};
-}
-
-void Executor::run(Job job) { dispatch(std::move(job)); }
-
-void Executor::dispatch(Job job) {
-    std::unique_lock<std::mutex> guard(lock_);
-    if (closing_ || live_ == 0) {
-        const bool closing = closing_;
-        guard.unlock();  // done() sends a Triton response: never under our lock
-        if (closing)
-            fail(job, NRTQ_ERR_CLOSED, 0, -1, "the model is being unloaded");
-        else
-            fail(job, NRTQ_ERR_QUEUE_FAILED, 0, -1, "every NeuronCore of this model has failed; reload the model");
-        return;
+    std::size_t o = 0;
+    for (const nrtq::TensorInfo &t : tensors_) {
+        if (t.input) continue;
+        const HostBuffer &out = j.outputs[o];
+        if (out.data != nullptr) {
+            r->outputs.push_back(nrtq::host_output(t.name.c_str(), out.data, out.size));
+        } else {
+            // The pipeline reads every output; one the caller did not ask for lands here.
+            r->unwanted.emplace_back(output_sizes_[o]);
+            r->outputs.push_back(nrtq::host_output(t.name.c_str(), r->unwanted.back().data(), output_sizes_[o]));
+        }
+        o++;
     }
-    auto [core, slot] = take_slot_locked();
-    if (core == nullptr) {
-        waiting_.push_back(std::move(job));
-        return;
-    }
-    slot->job = std::move(job);
-    guard.unlock();
-    drive(core, slot);
-}
-
-void Executor::drive(Core *core, Slot *slot) {
-    while (core != nullptr) {
-        switch (start(*core, *slot)) {
-        case Start::Submitted: return;
-        case Start::CoreDead: {
-            // Nothing reached the device: the job is still ours, try another core.
-            Job job = std::move(slot->job);
-            {
-                std::lock_guard<std::mutex> guard(lock_);
-                core->in_flight--;
-            }
-            dispatch(std::move(job));
+    r->submitted_ns = now_ns();
+    try {
+        // The completion takes the request back (every accepted request completes once).
+        std::optional<nrtq::Pool::Ticket> ticket = pool_->submit_host(
+            r->inputs, r->outputs, [this, r](const nrtq::Completion &c) { complete(std::unique_ptr<Request>(r), c); });
+        if (ticket) {
+            (void)request.release();
             return;
         }
-        case Start::Failed: std::tie(core, slot) = release_slot(*core, *slot); break;
-        }
-    }
-}
-
-Executor::Start Executor::start(Core &core, Slot &slot) {
-    Job &job = slot.job;
-    try {
-        for (std::size_t k = 0; k < job.inputs.size(); k++) {
-            std::size_t offset = 0;
-            for (const HostBytes &piece : job.inputs[k]) {
-                slot.inputs.write<std::uint8_t>(k, static_cast<const std::uint8_t *>(piece.data), piece.size, offset);
-                offset += piece.size;
-            }
-        }
+        fail(request->job, NRTQ_BACKLOG_FULL, 0, -1, "the pool's backlog is full");
     } catch (const nrtq::Error &e) {
-        fail(job, e.status(), e.nrt_status(), core.vnc, std::string("writing the inputs: ") + e.what());
-        job = Job{};
-        return Start::Failed;
+        if (e.status() == NRTQ_ERR_QUEUE_FAILED)
+            fail(request->job, e.status(), e.nrt_status(), -1, kAllLost);
+        else if (e.status() == NRTQ_ERR_CLOSED)
+            fail(request->job, e.status(), 0, -1, "the model is being unloaded");
+        else
+            fail(request->job, e.status(), e.nrt_status(), -1, e.what());
     }
-    slot.started_ns = now_ns();
-    try {
-        Core *c = &core;
-        Slot *s = &slot;
-        auto ticket = core.queue->try_submit(slot.inputs, slot.outputs,
-                                             [this, c, s](const nrtq::Completion &done) { on_completion(*c, *s, done); });
-        if (ticket) return Start::Submitted;
-        // The backlog holds more than this core's slots, so this is not expected; say so.
-        fail(job, NRTQ_BACKLOG_FULL, 0, core.vnc, "nrtq's backlog is full although every slot is accounted for");
-    } catch (const nrtq::Error &e) {
-        if (e.status() == NRTQ_ERR_QUEUE_FAILED || e.status() == NRTQ_ERR_CLOSED) {
-            lose_core(core, e.status(), e.nrt_status());
-            return Start::CoreDead;
-        }
-        fail(job, e.status(), e.nrt_status(), core.vnc, e.what());
-    }
-    job = Job{};
-    return Start::Failed;
 }
 
-std::pair<Executor::Core *, Executor::Slot *> Executor::release_slot(Core &core, Slot &slot) {
-    std::lock_guard<std::mutex> guard(lock_);
-    core.in_flight--;
-    if (!core.alive) return {nullptr, nullptr};  // a dead core's slots stay out of service
-    if (!closing_ && !waiting_.empty()) {
-        slot.job = std::move(waiting_.front());
-        waiting_.pop_front();
-        core.in_flight++;
-        return {&core, &slot};
-    }
-    core.free.push_back(&slot);
-    return {nullptr, nullptr};
-}
-
-void Executor::on_completion(Core &core, Slot &slot, const nrtq::Completion &c) {
+void Executor::complete(std::unique_ptr<Request> request, const nrtq::Completion &c) {
     Outcome outcome;
-    outcome.core = core.vnc;
-    outcome.compute_start_ns = slot.started_ns;
+    outcome.compute_start_ns = request->submitted_ns;
     outcome.compute_end_ns = now_ns();
     outcome.status = c.status;
     outcome.nrt_status = c.nrt_status;
-    Job job = std::move(slot.job);
-    slot.job = Job{};
-    if (c.ok()) {
-        try {
-            for (std::size_t k = 0; k < job.outputs.size(); k++) {
-                const HostBuffer &out = job.outputs[k];
-                if (out.data != nullptr)
-                    slot.outputs.read<std::uint8_t>(k, static_cast<std::uint8_t *>(out.data), out.size);
-            }
-        } catch (const nrtq::Error &e) {
-            outcome.status = e.status();
-            outcome.nrt_status = e.nrt_status();
-            outcome.message = describe(e.status(), e.nrt_status(), core.vnc, std::string("reading the outputs: ") + e.what());
-        }
-    } else {
-        outcome.message = describe(c.status, c.nrt_status, core.vnc, "");
-        if (c.status == NRTQ_ERR_QUEUE_FAILED || c.status == NRTQ_ERR_DEADLINE) {
-            bool first = false;
-            {
-                std::lock_guard<std::mutex> guard(lock_);
-                first = !core.failed_once;
-                core.failed_once = true;
-            }
-            lose_core(core, c.status, c.nrt_status);
-            if (!first && job.attempts < kMaxAttempts) {
-                // nrtq delivers a queue's completions in submission order, so the first
-                // failure on a core is the request that was running when it died (or hung);
-                // every later one was queued behind it and never ran. Inference is a pure
-                // function of the inputs: run those elsewhere. The first one is answered with
-                // its error, so that a request that kills cores cannot kill them all.
-                job.attempts++;
-                if (options_.on_job_moved) options_.on_job_moved(core.vnc);
-                auto next = release_slot(core, slot);
-                drive(next.first, next.second);
-                dispatch(std::move(job));
-                return;
-            }
+    if (!c.ok()) {
+        if (c.status == NRTQ_ERR_CANCELLED && closing_) {
+            outcome.status = NRTQ_ERR_CLOSED;
+            outcome.message = describe(NRTQ_ERR_CLOSED, 0, -1, "the model is being unloaded before this request reached a core");
+        } else {
+            outcome.core = core_of(c);
+            outcome.message = describe(c.status, c.nrt_status, outcome.core, "");
         }
     }
-    // Refill the slot before answering, so the core gets its next request soonest.
-    auto next = release_slot(core, slot);
-    drive(next.first, next.second);
-    if (job.done) job.done(outcome);
+    if (request->job.done) request->job.done(outcome);
 }
 
-void Executor::lose_core(Core &core, nrtq_status status, std::uint32_t nrt_status) {
-    std::deque<Job> orphans;
-    std::size_t live = 0;
+int Executor::core_of(const nrtq::Completion &c) const {
+    if (options_.cores.size() == 1) return options_.cores.front();
+    if (c.status != NRTQ_ERR_QUEUE_FAILED && c.status != NRTQ_ERR_DEADLINE) return -1;
+    std::lock_guard<std::mutex> guard(lock_);
+    int found = -1;
+    for (const auto &[core, nrt_status] : lost_) {
+        if (nrt_status != c.nrt_status) continue;
+        if (found >= 0) return -1;  // two cores left with this status: cannot tell which
+        found = core;
+    }
+    return found;
+}
+
+void Executor::core_left(std::uint32_t index, nrtq_status status, std::uint32_t nrt_status) {
+    const int core = index < options_.cores.size() ? options_.cores[index] : -1;
     {
         std::lock_guard<std::mutex> guard(lock_);
-        if (!core.alive) return;
-        core.alive = false;
-        live = --live_;
-        if (live == 0) orphans.swap(waiting_);
+        lost_.emplace_back(core, nrt_status);
     }
-    const bool last = live == 0;
-    if (options_.on_core_lost) options_.on_core_lost(core.vnc, status, nrt_status, live);
-    for (Job &job : orphans)
-        fail(job, NRTQ_ERR_QUEUE_FAILED, nrt_status, -1, "every NeuronCore of this model has failed; reload the model");
-    if (last && options_.on_all_cores_lost) options_.on_all_cores_lost();
+    const std::size_t live = --live_;
+    if (options_.on_core_lost) options_.on_core_lost(core, status, nrt_status, live);
+    if (live == 0 && options_.on_all_cores_lost) options_.on_all_cores_lost();
 }
 
 } // namespace triton_nrtq
