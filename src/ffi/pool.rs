@@ -12,7 +12,7 @@ use super::completion::{
 };
 use super::handle::{box_free, box_into_handle, nrtq_queue_config, nrtq_runtime, Boxed, Castable};
 use super::handle::{try_box_mut, try_box_ref};
-use super::out::{opt_out, opt_str, try_out, try_out_slice};
+use super::out::{opt_out, opt_str, try_out, try_out_slice, Out};
 use super::pipeline::{nrtq_host_buffer, nrtq_pipeline_config};
 use super::pipeline_buffers::host_buffers;
 use super::reap::{errors_into, reap_into};
@@ -20,7 +20,7 @@ use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
 use crate::pool::{Pool, PoolConfig, PoolModel, PoolState};
-use crate::queue::Delivery;
+use crate::queue::{Callback, Delivery};
 use crate::status::Status;
 
 /// A pool: one model on a set of NeuronCores behind one submit.
@@ -510,28 +510,38 @@ pub extern "C" fn nrtq_pool_submit(
         check_null!(input, "input");
         check_null!(output, "output");
         let out_ticket = opt_out!(out_ticket);
-        if callback.is_some() && p.reap_fd().is_some() {
-            return fail_msg(
-                Status::InvalidArgument,
-                "a completion callback is never called in reap mode: pass NULL, or create the \
-                 pool with callback delivery",
-            );
-        }
         let work = Work {
             input: Handle(input as usize),
             output: Handle(output as usize),
         };
-        let callback = callback.map(|f| CTarget::Plain(f).into_callback());
-        match p.submit(work, user_data, callback) {
-            Ok(t) => {
-                if let Some(o) = out_ticket {
-                    o.write(t);
-                }
-                nrtq_status::NRTQ_OK
-            }
-            Err(e) => fail(e),
-        }
+        submit_with(p, callback, out_ticket, |cb| p.submit(work, user_data, cb))
     })
+}
+
+/// The shared end of both pool submits: a callback is refused in reap mode (it would never
+/// run), then `submit` runs with the C callback wrapped, and the ticket is written out.
+fn submit_with(
+    p: &Pool,
+    callback: nrtq_completion_fn,
+    out_ticket: Option<Out<'_, u64>>,
+    submit: impl FnOnce(Option<Callback>) -> crate::status::Result<u64>,
+) -> nrtq_status {
+    if callback.is_some() && p.reap_fd().is_some() {
+        return fail_msg(
+            Status::InvalidArgument,
+            "a completion callback is never called in reap mode: pass NULL, or create the \
+             pool with callback delivery",
+        );
+    }
+    match submit(callback.map(|f| CTarget::Plain(f).into_callback())) {
+        Ok(t) => {
+            if let Some(o) = out_ticket {
+                o.write(t);
+            }
+            nrtq_status::NRTQ_OK
+        }
+        Err(e) => fail(e),
+    }
 }
 
 /// A pool of pipelines (`nrtq_pool_config_set_pipeline`): submit one request carrying
@@ -564,31 +574,17 @@ pub extern "C" fn nrtq_pool_submit_host(
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let p = try_box_ref!(pool, "pool");
         let out_ticket = opt_out!(out_ticket);
-        if callback.is_some() && p.reap_fd().is_some() {
-            return fail_msg(
-                Status::InvalidArgument,
-                "a completion callback is never called in reap mode: pass NULL, or create the \
-                 pool with callback delivery",
-            );
-        }
         // SAFETY: the header's contract for the arrays: `n` buffers each, names NULL or
         // NUL-terminated, alive for the call.
         let (ins, outs) = match unsafe { host_buffers(inputs, n_in, outputs, n_out) } {
             Ok(v) => v,
             Err(st) => return st,
         };
-        let callback = callback.map(|f| CTarget::Plain(f).into_callback());
-        // SAFETY: the header's contract for the buffers themselves: valid, and untouched
-        // by the caller, until the request is delivered.
-        match unsafe { p.submit_host(&ins, &outs, user_data, callback) } {
-            Ok(t) => {
-                if let Some(o) = out_ticket {
-                    o.write(t);
-                }
-                nrtq_status::NRTQ_OK
-            }
-            Err(e) => fail(e),
-        }
+        submit_with(p, callback, out_ticket, |cb| {
+            // SAFETY: the header's contract for the buffers themselves: valid, and
+            // untouched by the caller, until the request is delivered.
+            unsafe { p.submit_host(&ins, &outs, user_data, cb) }
+        })
     })
 }
 
