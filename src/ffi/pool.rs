@@ -15,7 +15,7 @@ use super::handle::{try_box_mut, try_box_ref};
 use super::out::{opt_out, opt_str, try_out, try_out_slice, Out};
 use super::pipeline::{nrtq_host_buffer, nrtq_pipeline_config};
 use super::pipeline_buffers::host_buffers;
-use super::reap::{errors_into, reap_into};
+use super::reap::{errors_into, reap_fd_into, reap_into};
 use super::status::{fail, fail_msg, nrtq_status};
 use super::{check_null, ffi_boundary, timeout_from_us};
 use crate::backend::{Handle, Work};
@@ -628,16 +628,7 @@ pub extern "C" fn nrtq_pool_reap_fd(pool: *const nrtq_pool, fd: *mut c_int) -> n
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let p = try_box_ref!(pool, "pool");
         let fd = try_out!(fd, "fd");
-        match p.reap_fd() {
-            Some(f) => {
-                fd.write(f);
-                nrtq_status::NRTQ_OK
-            }
-            None => fail_msg(
-                Status::WrongMode,
-                "the pool is in callback mode; it has no reap fd",
-            ),
-        }
+        reap_fd_into(fd, p.reap_fd(), "pool")
     })
 }
 

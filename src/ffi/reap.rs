@@ -75,17 +75,23 @@ pub extern "C" fn nrtq_queue_reap_fd(q: *const nrtq_queue, fd: *mut c_int) -> nr
     ffi_boundary!(nrtq_status::NRTQ_ERR_PANIC, {
         let queue = try_queue!(q, "q");
         let fd = try_out!(fd, "fd");
-        match queue.reap_fd() {
-            Some(f) => {
-                fd.write(f);
-                nrtq_status::NRTQ_OK
-            }
-            None => fail_msg(
-                Status::WrongMode,
-                "the queue is in callback mode; it has no reap fd",
-            ),
-        }
+        reap_fd_into(fd, queue.reap_fd(), "queue")
     })
+}
+
+/// The body of every "reap descriptor" entry point: the descriptor, or `NRTQ_ERR_WRONG_MODE`
+/// saying that the `owner` (queue, pool) delivers by callback.
+pub(super) fn reap_fd_into(out: Out<'_, c_int>, fd: Option<c_int>, owner: &str) -> nrtq_status {
+    match fd {
+        Some(f) => {
+            out.write(f);
+            nrtq_status::NRTQ_OK
+        }
+        None => fail_msg(
+            Status::WrongMode,
+            &format!("the {owner} is in callback mode; it has no reap fd"),
+        ),
+    }
 }
 
 /// Reap mode: move up to `cap` completions, oldest first, into `out[0..*count]`; never
