@@ -579,6 +579,14 @@ impl Engine {
                     self.id,
                     s.unit.name()
                 );
+                if let Some(f) = self.lifecycle.failure() {
+                    // The queue failed already (another unit died first) and this unit
+                    // has now died too: it will never report what it holds, so give its
+                    // requests up now, as the first dead unit's were. Left on the ring they
+                    // would never complete, and the queue would stay busy for ever.
+                    self.give_up(f.status, f.nrt_status, *now, Some(i));
+                    return (0, None);
+                }
                 self.dead_stage.get_or_insert(i);
                 return (0, Some(dead_unit(raw)));
             }
