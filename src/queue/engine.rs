@@ -693,8 +693,17 @@ impl Engine {
     /// outbox); a dead unit fails the queue.
     fn refill(&mut self, cfg: &QueueConfig, now: u64) -> Option<Failure> {
         // Requests already in the pipeline keep moving while the queue closes; only a
-        // failure (which has completed them all) stops them.
-        if self.lifecycle.failure().is_some() || self.lifecycle == State::Closed {
+        // failure (which has completed them all) stops them. Except a step that was half
+        // scheduled (its unit said NRT_QUEUE_FULL after taking its first parts) on a unit
+        // the failure left running: it completes only once its last parts are on the unit
+        // (or refused), so those still go on; otherwise it would wait for ever.
+        if self.lifecycle.failure().is_some() {
+            for s in &mut self.stages {
+                s.ring.resume();
+            }
+            return None;
+        }
+        if self.lifecycle == State::Closed {
             return None;
         }
         for i in 0..self.stages.len() {
